@@ -1,0 +1,35 @@
+"""matcalc: matrix calculus you can trust.
+
+Derive gradients, Jacobians and Hessians of matrix expressions in numerator
+or denominator layout, as compact textbook formulas; compile them to NumPy;
+verify them against finite differences.
+
+>>> import matcalc
+>>> d = matcalc.derive("x'*A*x", wrt="x")
+>>> print(d)
+(A + A')*x
+>>> print(d.latex())
+\\left(A + A^{\\top}\\right) x
+"""
+
+from .api import Derivative, MatcalcError, derive, hessian, jacobian
+from .derive import UnsupportedError
+from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse
+from .verify import Report, VerificationError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Derivative",
+    "MatcalcError",
+    "ParseError",
+    "Report",
+    "ShapeMismatchError",
+    "UnknownNameError",
+    "UnsupportedError",
+    "VerificationError",
+    "derive",
+    "hessian",
+    "jacobian",
+    "parse",
+]

@@ -1,0 +1,295 @@
+"""The public API: ``derive``, ``jacobian``, ``hessian`` and their result.
+
+Layouts follow ``CONVENTIONS.md``: in denominator layout (the default) a
+gradient has the shape of the variable and a Jacobian of y (m) by x (n) is
+n x m; numerator layout is the transpose of each.  Matrix-by-matrix results
+are vec-Jacobians ``d vec(Y) / d vec(X)'`` (column-major vec), in Kronecker form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping, Union
+
+from . import expr as E
+from .derive import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
+from .emit.latex import to_latex
+from .emit.numpy import Compiled, compile_expr
+from .emit.text import to_text
+from .functions import FUNCTIONS
+from .parse import Parsed, parse
+from .simplify import prepare, simplify
+
+LAYOUTS = ("denominator", "numerator")
+
+ShapeSpec = Union[tuple, str]
+
+
+class MatcalcError(ValueError):
+    """Bad input to matcalc's API: the message is one line."""
+
+
+def _layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise MatcalcError(f"layout must be 'numerator' or 'denominator', got {layout!r}")
+    return layout
+
+
+def _parse_any(expr, shapes, assume) -> Parsed:
+    if isinstance(expr, Parsed):
+        return expr
+    if isinstance(expr, E.Expr):
+        variables = {v.name: v for v in E.free_vars(expr)}
+        return Parsed(expr, variables, to_text(expr))
+    if isinstance(expr, str):
+        return parse(expr, shapes=shapes, assume=assume)
+    from .sympy_bridge import from_sympy
+
+    return from_sympy(expr, assume=assume)
+
+
+def _wrt_var(p: Parsed, wrt) -> E.Var:
+    name = wrt if isinstance(wrt, str) else getattr(wrt, "name", None)
+    if name is None:
+        raise MatcalcError(f"wrt must be a variable name, got {wrt!r}")
+    v = p.variables.get(name)
+    if v is None or "dimension" in v.assume:
+        names = ", ".join(sorted(k for k, x in p.variables.items() if "dimension" not in x.assume)) or "none"
+        raise MatcalcError(f"the expression does not depend on {name}; its variables are: {names}")
+    return v
+
+
+def _kind(f: E.Expr, v: E.Var) -> str:
+    if f.is_scalar:
+        return "derivative" if v.is_scalar else "gradient"
+    if v.is_scalar:
+        return "derivative"
+    if f.cols == 1 and v.cols == 1:
+        return "jacobian"
+    return "vec-jacobian"
+
+
+def _notes(f: E.Expr, kind: str) -> list:
+    notes = []
+    kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink})
+    if any(isinstance(n, E.Norm1) for n in E.walk(f)):
+        kinks.append("norm1")
+    if kinks:
+        notes.append(f"holds almost everywhere: {', '.join(kinks)} are not differentiable at 0")
+    if kind == "vec-jacobian":
+        notes.append("matrix-by-matrix: no matrix form exists; given as d vec(Y)/d vec(X) in Kronecker/vec form (column-major vec)")
+    return notes
+
+
+@dataclass
+class Derivative:
+    """A derivative in one layout, with its function, variable and shapes.
+
+    >>> d = derive("x'*A*x", wrt="x")
+    >>> print(d)
+    (A + A')*x
+    >>> d.layout, d.shape
+    ('denominator', ('n', 1))
+    """
+
+    function: E.Expr
+    wrt: E.Var
+    layout: str
+    result: E.Expr
+    other: E.Expr  # the same derivative in the other layout
+    variables: dict
+    kind: str
+    order: int = 1
+    notes: list = field(default_factory=list)
+    source: str = ""
+
+    # -- views ------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(int(d) if d.is_Integer else str(d) for d in self.result.shape) if not self.result.is_scalar else ()
+
+    @property
+    def numerator(self) -> E.Expr:
+        return self.result if self.layout == "numerator" else self.other
+
+    @property
+    def denominator(self) -> E.Expr:
+        return self.result if self.layout == "denominator" else self.other
+
+    def in_layout(self, layout: str) -> "Derivative":
+        """The same derivative in ``layout``."""
+        if _layout(layout) == self.layout:
+            return self
+        return Derivative(self.function, self.wrt, layout, self.other, self.result, self.variables,
+                          self.kind, self.order, self.notes, self.source)
+
+    @cached_property
+    def expr(self):
+        """The result as a SymPy matrix expression."""
+        from .sympy_bridge import to_sympy
+
+        return to_sympy(self.result)
+
+    def __str__(self) -> str:
+        return to_text(self.result)
+
+    def text(self) -> str:
+        return to_text(self.result)
+
+    def latex(self, equation: bool = False) -> str:
+        """LaTeX of the result; with ``equation=True`` as ``\\frac{\\partial f}{\\partial x} = ...``."""
+        body = to_latex(self.result)
+        if not equation:
+            return body
+        var = to_latex(self.wrt)
+        if self.order == 2:
+            lhs = rf"\frac{{\partial^2}}{{\partial {var}\,\partial {var}^{{\top}}}}\left({to_latex(self.function)}\right)"
+        else:
+            lhs = rf"\frac{{\partial}}{{\partial {var}}}\left({to_latex(self.function)}\right)"
+        return f"{lhs} = {body}"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex(equation=True)}$$"
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} of {to_text(self.function)} wrt {self.wrt.name} ({self.layout} layout): {self}>"
+
+    def shapes_note(self) -> str:
+        return ", ".join(
+            f"{n}: {E.fmt_shape(v.shape)}" + (f" ({', '.join(sorted(v.assume))})" if v.assume else "")
+            for n, v in sorted(self.variables.items())
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "function": to_text(self.function),
+            "wrt": self.wrt.name,
+            "kind": self.kind,
+            "order": self.order,
+            "layout": self.layout,
+            "shape": [str(d) for d in self.result.shape],
+            "result": to_text(self.result),
+            "latex": to_latex(self.result),
+            "variables": {n: {"shape": [str(d) for d in v.shape], "assume": sorted(v.assume)} for n, v in self.variables.items()},
+            "notes": list(self.notes),
+        }
+
+    # -- numbers -------------------------------------------------------------------
+    def to_numpy(self) -> Compiled:
+        """A NumPy function of the variables (by name) that returns the result in this layout.
+
+        It keeps the input dtype and reads dimension symbols from the arrays' shapes;
+        ``.source`` holds its code.
+        """
+        return compile_expr(self.result, list(self.variables.values()), fname="derivative")
+
+    def function_numpy(self) -> Compiled:
+        """The differentiated function itself, compiled."""
+        return compile_expr(self.function, list(self.variables.values()), fname="function")
+
+    def verify(self, **kwargs):
+        """Check against central finite differences at random non-square shapes.
+
+        Returns a report (shapes, points, method, tolerance, maximum relative
+        error); raises :class:`matcalc.verify.VerificationError` with a
+        counterexample when the result is wrong.
+        """
+        from .verify import verify_derivative
+
+        return verify_derivative(self, **kwargs)
+
+
+def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
+    """(denominator, numerator) forms of df/dv."""
+    fp = prepare(f)
+    if f.is_scalar:
+        den = simplify(adjoint(fp, v, E.ONE_S, simplify))
+        return den, simplify(E.transpose(den))
+    G = adjoint_symbol(f.shape, taken)
+    L = adjoint(fp, v, G, simplify)
+    if v.is_scalar:
+        L = simplify(L)
+        num = simplify(adjoint(L, G, E.ONE_S, simplify))
+        return simplify(E.transpose(num)), num
+    den = simplify(vec_coefficient(simplify(L), G))
+    return den, simplify(E.transpose(den))
+
+
+def _guard(fn):
+    """Turn the engine's own errors into one-line MatcalcErrors."""
+
+    def wrapped(*a, **k):
+        try:
+            return fn(*a, **k)
+        except VariableAbsentError as e:
+            raise MatcalcError(str(e)) from None
+        except RecursionError:
+            raise MatcalcError("the expression is too deeply nested to differentiate") from None
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    wrapped.__wrapped__ = fn
+    return wrapped
+
+
+@_guard
+def derive(
+    expr,
+    wrt,
+    layout: str = "denominator",
+    shapes: Mapping[str, ShapeSpec] | None = None,
+    assume: Mapping[str, str] | None = None,
+) -> Derivative:
+    """The first derivative of ``expr`` with respect to ``wrt``.
+
+    ``expr`` is text in matcalc's syntax, a SymPy matrix expression or a
+    matcalc expression.  A scalar function gives a gradient, a vector function
+    of a vector a Jacobian, a matrix function a vec-Jacobian in Kronecker form.
+
+    >>> str(derive("tr(W'*W)", wrt="W"))
+    '2*W'
+    >>> str(derive("x'*A*x", wrt="x", layout="numerator", assume={"A": "symmetric"}))
+    "2*x'*A"
+    """
+    layout = _layout(layout)
+    p = _parse_any(expr, shapes, assume)
+    v = _wrt_var(p, wrt)
+    f = p.expr
+    den, num = _first_order(f, v, set(p.variables))
+    kind = _kind(f, v)
+    res, other = (den, num) if layout == "denominator" else (num, den)
+    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, kind), p.text)
+
+
+@_guard
+def jacobian(expr, wrt, layout: str = "numerator", shapes=None, assume=None) -> Derivative:
+    """The Jacobian ``J_ij = d y_i / d x_j`` (numerator layout by default, as usual for Jacobians)."""
+    return derive(expr, wrt, layout=layout, shapes=shapes, assume=assume)
+
+
+@_guard
+def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) -> Derivative:
+    """The Hessian ``H_ij = d^2 f / dx_i dx_j`` of a scalar ``f``, over vec(X) for a matrix X.
+
+    >>> str(hessian("x'*A*x", wrt="x"))
+    "A + A'"
+    """
+    layout = _layout(layout)
+    p = _parse_any(expr, shapes, assume)
+    v = _wrt_var(p, wrt)
+    f = p.expr
+    if not f.is_scalar:
+        raise MatcalcError(f"a Hessian needs a scalar function; {to_text(f)} is {E.fmt_shape(f.shape)}")
+    taken = set(p.variables)
+    g, _ = _first_order(f, v, taken)
+    try:
+        gden, gnum = _first_order(g, v, taken)
+    except VariableAbsentError:
+        n = v.rows * v.cols
+        gnum = gden = E.zeros((n, n))
+    # H = d vec(g) / d vec(x)' is the numerator-layout Jacobian of the gradient
+    H = gnum
+    Ht = gden
+    res, other = (H, Ht) if layout == "denominator" else (Ht, H)
+    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, "hessian"), p.text)

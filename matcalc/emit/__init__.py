@@ -1,0 +1,1 @@
+"""Printers and code generators: plain text, LaTeX, NumPy and SymPy."""

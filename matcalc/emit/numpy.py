@@ -1,0 +1,256 @@
+"""Compile an expression to a readable NumPy function.
+
+One emitter per node type; an unknown node raises.  The generated code keeps
+the input dtype (float32 stays float32), reads dimension symbols from the
+arrays' shapes, computes repeated subexpressions once, and uses stable forms:
+a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+import sympy
+
+from .. import expr as E
+from ..functions import FUNCTIONS
+from .text import PrinterError
+
+PRELUDE = '''\
+import numpy as np
+
+
+def _softmax(z):
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
+
+
+def _logsumexp(z):
+    m = np.max(z, axis=0, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=0, keepdims=True))
+
+
+def _log_softmax(z):
+    return z - _logsumexp(z)
+
+
+def _sigmoid(z):
+    return np.exp(-np.logaddexp(0, -z))
+
+
+def _commutation(m, n, dtype):
+    k = np.zeros((m * n, m * n), dtype=dtype)
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j, j * m + i] = 1
+    return k
+'''
+
+
+def ident(name: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+    return safe if safe.isidentifier() else "v_" + safe
+
+
+def dim_code(d) -> str:
+    if isinstance(d, sympy.Integer):
+        return str(int(d))
+    if isinstance(d, sympy.Symbol):
+        return "_d_" + ident(str(d))
+    if isinstance(d, sympy.Mul):
+        return "*".join(dim_code(a) for a in d.args)
+    raise PrinterError(f"cannot compile the dimension {d}")
+
+
+def _num(v) -> str:
+    if isinstance(v, Fraction):
+        if v.denominator == 1:
+            return f"{float(v.numerator)!r}"
+        return f"({float(v.numerator)!r} / {float(v.denominator)!r})"
+    return repr(float(v))
+
+
+def _matmul(e: E.MatMul, c: Callable):
+    scal = [f for f in e.args if f.is_scalar]
+    chain = [f for f in e.args if not f.is_scalar]
+    parts = [c(f) for f in scal]
+    if chain:
+        ch = " @ ".join(c(f) for f in chain)
+        parts.append(f"({ch})" if len(chain) > 1 and scal else ch)
+    return " * ".join(parts)
+
+
+def _power(e: E.Power, c):
+    b, p = e.args
+    if isinstance(p, E.Const) and p.value == Fraction(1, 2):
+        return f"np.sqrt({c(b)})"
+    if isinstance(p, E.Const) and p.value == -1:
+        return f"(1.0 / {c(b)})"
+    if isinstance(p, E.Const) and p.value == 2:
+        return f"np.square({c(b)})"
+    return f"({c(b)} ** {c(p)})"
+
+
+def _apply(e: E.Apply, c):
+    a = e.arg
+    if e.fname == "log" and isinstance(a, E.Softmax):
+        return f"_log_softmax({c(a.arg)})"
+    if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
+        return f"(-np.logaddexp(0, -{c(a.arg)}))"
+    return FUNCTIONS[e.fname].numpy.format(c(a))
+
+
+EMITTERS: dict[type, Callable] = {
+    E.Var: lambda e, c: ("_d_" + ident(e.name)) if "dimension" in e.assume else ident(e.name),
+    E.Const: lambda e, c: _num(e.value),
+    E.Identity: lambda e, c: f"np.eye({dim_code(e.rows)}, dtype=_dt)",
+    E.Ones: lambda e, c: f"np.ones(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
+    E.Zero: lambda e, c: f"np.zeros(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
+    E.Commutation: lambda e, c: f"_commutation({dim_code(e.args[0])}, {dim_code(e.args[1])}, _dt)",
+    E.Add: lambda e, c: "(" + " + ".join(c(t) for t in e.args) + ")",
+    E.MatMul: _matmul,
+    E.Hadamard: lambda e, c: "(" + " * ".join(c(f) for f in e.args) + ")",
+    E.Kron: lambda e, c: f"np.kron({c(e.args[0])}, {c(e.args[1])})",
+    E.Transpose: lambda e, c: f"{c(e.args[0])}.T",
+    E.Inverse: lambda e, c: f"np.linalg.inv({c(e.args[0])})",
+    E.MatPow: lambda e, c: f"np.linalg.matrix_power({c(e.args[0])}, {e.args[1]})",
+    E.Power: _power,
+    E.Apply: _apply,
+    E.Det: lambda e, c: f"np.linalg.det({c(e.arg)})",
+    E.LogDet: lambda e, c: f"np.linalg.slogdet({c(e.arg)})[1]",
+    E.Trace: lambda e, c: f"np.trace({c(e.arg)})",
+    E.Sum: lambda e, c: f"np.sum({c(e.arg)})",
+    E.Norm1: lambda e, c: f"np.sum(np.abs({c(e.arg)}))",
+    E.Norm2: lambda e, c: f"np.sqrt(np.sum(np.square({c(e.arg)})))",
+    E.Diag: lambda e, c: f"np.diagflat({c(e.arg)})",
+    E.DiagOf: lambda e, c: f"np.diagonal({c(e.arg)}).reshape(-1, 1)",
+    E.Vec: lambda e, c: f"{c(e.arg)}.reshape(-1, 1, order='F')",
+    E.Softmax: lambda e, c: f"_softmax({c(e.arg)})",
+    E.LogSumExp: lambda e, c: f"_logsumexp({c(e.arg)})",
+}
+
+_CHEAP = (E.Var, E.Const)
+
+
+@dataclass
+class Compiled:
+    """A compiled expression: call it with arrays by variable name."""
+
+    source: str
+    fn: Callable
+    names: tuple
+    shape: tuple
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<compiled matcalc function ({', '.join(self.names)})>"
+
+
+def _var_shapes(variables) -> list:
+    return [(v.name, v) for v in variables]
+
+
+def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:
+    """Compile ``e`` to ``fname(**arrays)``; ``variables`` are the Var nodes it takes."""
+    out_shape = out_shape or e.shape
+    counts: Counter = Counter()
+    for n in E.walk(e):
+        counts[n] += 1
+    temps: dict = {}
+    lines: list = []
+
+    def c(node: E.Expr) -> str:
+        if node in temps:
+            return temps[node]
+        try:
+            em = EMITTERS[type(node)]
+        except KeyError:
+            raise PrinterError(f"no NumPy emitter for {type(node).__name__}") from None
+        code = em(node, c)
+        if counts[node] > 1 and not isinstance(node, _CHEAP):
+            name = f"_t{len(temps)}"
+            lines.append(f"    {name} = {code}")
+            temps[node] = name
+            return name
+        return code
+
+    body = c(e)
+    arrays = [v for v in variables if "dimension" not in v.assume]
+    dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}, key=str)
+    head = [f"def {fname}({', '.join(ident(v.name) for v in arrays)}):"]
+    for v in arrays:
+        n = ident(v.name)
+        if v.is_scalar:
+            head.append(f"    {n} = _scalar({n})")
+        else:
+            head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1})")
+    arr_names = [ident(v.name) for v in arrays if not v.is_scalar]
+    head.append(f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)")
+    for s in dims_needed:
+        where = next((v, i) for v in arrays for i, d in enumerate(v.shape) if d == s)
+        head.append(f"    _d_{ident(str(s))} = {ident(where[0].name)}.shape[{where[1]}]")
+    for v in variables:
+        if "dimension" in v.assume and sympy.Symbol(v.name, integer=True, positive=True) not in dims_needed:
+            pass
+    checks = []
+    for v in arrays:
+        if v.is_scalar:
+            continue
+        exp = f"({dim_code(v.rows)}, {dim_code(v.cols)})"
+        checks.append(f"    _check_shape({ident(v.name)}, {v.name!r}, {exp})")
+    if out_shape == (1, 1):
+        ret = "    return _as_scalar(_r)"
+    else:
+        ret = f"    return _as_shape(_r, ({dim_code(out_shape[0])}, {dim_code(out_shape[1])}), _dt)"
+    src = "\n".join(head + checks + lines + [f"    _r = {body}", ret]) + "\n"
+    namespace: dict = {}
+    exec(compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec"), namespace)  # generated code, never user text
+    return Compiled(source=PRELUDE + "\n\n" + src, fn=namespace[fname], names=tuple(v.name for v in arrays), shape=out_shape)
+
+
+HELPERS = '''
+
+class InputShapeError(ValueError):
+    pass
+
+
+def _scalar(a):
+    if isinstance(a, np.ndarray):
+        if a.size != 1:
+            raise InputShapeError(f"expected a scalar, got an array of shape {a.shape}")
+        return a.reshape(())[()]
+    return a
+
+
+def _array(a, name, row, col):
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
+    if a.ndim == 1:
+        a = a.reshape(1, -1) if row and not col else a.reshape(-1, 1)
+    elif a.ndim != 2:
+        raise InputShapeError(f"{name}: expected a matrix or vector, got {a.ndim} dimensions")
+    return a
+
+
+def _check_shape(a, name, expected):
+    if a.shape != expected:
+        raise InputShapeError(f"{name}: expected shape {expected} from the other arrays, got {a.shape}")
+
+
+def _as_scalar(r):
+    return np.asarray(r).reshape(())[()]
+
+
+def _as_shape(r, shape, dt):
+    r = np.asarray(r)
+    if r.shape != shape:
+        r = np.broadcast_to(r, shape).astype(np.result_type(r.dtype, dt))
+    return r
+'''

@@ -1,0 +1,194 @@
+"""Plain text in matcalc's input syntax; the output parses back to the same expression.
+
+A dispatch table with one printer per node type; an unknown node raises.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import expr as E
+
+# precedence: higher binds tighter
+ADD, MUL, NEG, POW, POST, ATOM = 10, 20, 25, 30, 40, 50
+
+
+class PrinterError(TypeError):
+    pass
+
+
+def _dim(d) -> str:
+    return E.fmt_dim(d)
+
+
+def _num(v) -> str:
+    if isinstance(v, Fraction):
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+    return repr(v)
+
+
+def _paren(s: str, p: int, need: int) -> str:
+    return f"({s})" if p < need else s
+
+
+def _fn(name):
+    return lambda e, pr: (f"{name}({pr(e.children[0])[0]})", ATOM)
+
+
+def _scalar_fraction(c: Fraction, scal: list, pr) -> tuple[str, list]:
+    """Split scalar factors into a numerator and a denominator."""
+    num, den = [], []
+    for s in scal:
+        if isinstance(s, E.Power) and isinstance(s.args[1], E.Const) and isinstance(s.args[1].value, Fraction) and s.args[1].value < 0:
+            p = -s.args[1].value
+            base = s.args[0]
+            den.append(base if p == 1 else E.power(base, E.const(p)))
+        else:
+            num.append(s)
+    return num, den
+
+
+def _matmul(e: E.MatMul, pr):
+    c = Fraction(1)
+    fs = list(e.args)
+    if isinstance(fs[0], E.Const) and isinstance(fs[0].value, Fraction):
+        c = fs[0].value
+        fs = fs[1:]
+    elif isinstance(fs[0], E.Const):
+        c_float = fs[0].value
+        rest = E.matmul(*fs[1:]) if len(fs) > 2 else fs[1]
+        return f"{_num(c_float)}*{_paren(*pr(rest), MUL + 1)}", MUL
+    scal = [f for f in fs if f.is_scalar]
+    chain = [f for f in fs if not f.is_scalar]
+    num, den = _scalar_fraction(c, scal, pr)
+    sign = "-" if c < 0 else ""
+    c = abs(c)
+    out = []
+    if den or c.denominator != 1:
+        nums = ([str(c.numerator)] if (c.numerator != 1 or not num) else []) + [
+            _paren(*pr(x), MUL + 1) if isinstance(x, E.MatMul) else _paren(*pr(x), MUL) for x in num
+        ]
+        dens = ([str(c.denominator)] if c.denominator != 1 else []) + [_paren(*pr(x), POW) for x in den]
+        numtxt = "*".join(nums) if nums else "1"
+        dentxt = dens[0] if len(dens) == 1 else "(" + "*".join(dens) + ")"
+        frac = f"{numtxt}/{dentxt}"
+        if len(chain) == 1 and numtxt == "1":
+            s, p = pr(chain[0])
+            return f"{sign}{_paren(s, p, POW)}/{dentxt}", (NEG if sign else MUL)
+        if chain:
+            out.append(f"({frac})")
+        else:
+            return sign + frac, (NEG if sign else MUL)
+    else:
+        if c != 1:
+            out.append(str(c.numerator))
+        for x in num:
+            s, p = pr(x)
+            # a 1x1 product inside a product must keep its parentheses
+            out.append(f"({s})" if isinstance(x, E.MatMul) or p <= MUL else s)
+    for x in chain:
+        s, p = pr(x)
+        out.append(_paren(s, p, MUL + 1))
+    return sign + "*".join(out), (NEG if sign else MUL)
+
+
+def _add(e: E.Add, pr):
+    from ..simplify import split_coeff
+
+    pieces = []
+    for i, t in enumerate(e.args):
+        c, rest = split_coeff(t)
+        if c < 0 and i > 0:
+            s, p = pr(E.matmul(E.const(-c), rest))
+            pieces.append(" - " + _paren(s, p, MUL))
+        else:
+            s, p = pr(t)
+            pieces.append((" + " if i else "") + _paren(s, p, ADD + 1 if i else ADD))
+    return "".join(pieces), ADD
+
+
+def _power(e: E.Power, pr):
+    b, p = e.args
+    if b.is_scalar and isinstance(p, E.Const) and isinstance(p.value, Fraction) and p.value < 0:
+        inv = b if p.value == -1 else E.power(b, E.const(-p.value))
+        return f"1/{_paren(*pr(inv), POW)}", MUL
+    op = "^" if b.is_scalar else ".^"
+    bs = _paren(*pr(b), POST)
+    ps, pp = pr(p)
+    if isinstance(p, E.Const) and isinstance(p.value, Fraction) and p.value.denominator == 1 and p.value >= 0:
+        return f"{bs}{op}{ps}", POW
+    return f"{bs}{op}({ps})", POW
+
+
+def _norm2(e, pr):
+    a = e.arg
+    name = "norm2" if a.cols == 1 or a.rows == 1 else "normF"
+    return f"{name}({pr(a)[0]})", ATOM
+
+
+def _ones(e, pr):
+    if e.rows == 1:
+        return "vector(1)'", POST
+    return ("vector(1)" if e.cols == 1 else "matrix(1)"), ATOM
+
+
+def _zero(e, pr):
+    return ("vector(0)" if e.cols == 1 else "matrix(0)"), ATOM
+
+
+def _transpose(e, pr):
+    s, p = pr(e.args[0])
+    return _paren(s, p, POST) + "'", POST
+
+
+def _const(e, pr):
+    v = e.value
+    s = _num(abs(v) if not isinstance(v, float) else v)
+    if isinstance(v, Fraction) and v < 0:
+        return "-" + s, NEG
+    if isinstance(v, Fraction) and v.denominator != 1:
+        return s, MUL
+    return s, ATOM
+
+
+PRINTERS = {
+    E.Var: lambda e, pr: (e.name, ATOM),
+    E.Const: _const,
+    E.Identity: lambda e, pr: (f"eye({_dim(e.rows)})", ATOM),
+    E.Ones: _ones,
+    E.Zero: _zero,
+    E.Commutation: lambda e, pr: (f"commutation({_dim(e.args[0])}, {_dim(e.args[1])})", ATOM),
+    E.Add: _add,
+    E.MatMul: _matmul,
+    E.Hadamard: lambda e, pr: (".*".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),
+    E.Kron: lambda e, pr: (f"kron({pr(e.args[0])[0]}, {pr(e.args[1])[0]})", ATOM),
+    E.Transpose: _transpose,
+    E.Inverse: _fn("inv"),
+    E.MatPow: lambda e, pr: (f"{_paren(*pr(e.args[0]), POST)}^{e.args[1]}", POW),
+    E.Power: _power,
+    E.Apply: lambda e, pr: (f"{e.fname}({pr(e.arg)[0]})", ATOM),
+    E.Det: _fn("det"),
+    E.LogDet: _fn("logdet"),
+    E.Trace: _fn("tr"),
+    E.Sum: _fn("sum"),
+    E.Norm1: _fn("norm1"),
+    E.Norm2: _norm2,
+    E.Diag: _fn("diag"),
+    E.DiagOf: _fn("diag"),
+    E.Vec: _fn("vec"),
+    E.Softmax: _fn("softmax"),
+    E.LogSumExp: _fn("logsumexp"),
+}
+
+
+def _print(e: E.Expr):
+    try:
+        fn = PRINTERS[type(e)]
+    except KeyError:
+        raise PrinterError(f"no text printer for {type(e).__name__}") from None
+    return fn(e, _print)
+
+
+def to_text(e: E.Expr) -> str:
+    """``e`` in matcalc's input syntax."""
+    return _print(e)[0]

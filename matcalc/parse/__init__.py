@@ -1,0 +1,6 @@
+"""Parsing: plain text (and LaTeX) into matcalc expressions with shapes."""
+
+from .grammar import ParseError
+from .text import Parsed, ShapeMismatchError, UnknownNameError, parse, parse_shape
+
+__all__ = ["ParseError", "Parsed", "ShapeMismatchError", "UnknownNameError", "parse", "parse_shape"]

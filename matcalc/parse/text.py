@@ -1,0 +1,630 @@
+"""From plain text to a matcalc expression: grammar, shape inference, build.
+
+Shapes come from declarations (``shapes={"x": ("n", 1)}``, or text such as
+``"n x n"``) or are inferred by unifying dimension symbols.  An undeclared name
+is a matrix when it starts with an upper-case letter, a column vector when it
+starts with a lower-case one, and a scalar when it is a common scalar name
+(``lam``, ``alpha``, ...), a dimension symbol, or used where only a scalar fits
+(a divisor, an exponent, ``vector(c)``).  Inferred dimensions are never 1, so
+``x*A`` with x n x 1 is a shape error rather than an outer product.  Every
+result reports the shapes it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from .. import expr as E
+from .grammar import Node, ParseError, parse_tree
+
+ELEMENTWISE = {"exp", "log", "sqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "step"}
+TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
+SQUARE = {"tr", "det", "logdet", "inv"}
+FUNCTION_ARITY = {
+    **{f: 1 for f in ELEMENTWISE},
+    **{f: 1 for f in TO_SCALAR},
+    "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
+    "kron": 2, "vec": 1, "commutation": 2,
+}
+SCALAR_NAMES = {
+    "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
+    "nu", "rho", "sigma", "tau", "reg", "lr", "c", "t",
+}
+DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
+
+
+class ShapeMismatchError(ValueError):
+    """Operands whose shapes do not fit; names both operands and their shapes."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.text = text
+        self.column = column
+        super().__init__(message + (f" at column {column}" if column is not None else ""))
+
+    caret = ParseError.caret
+
+
+class UnknownNameError(ValueError):
+    pass
+
+
+# -- dimension unification ------------------------------------------------------
+
+
+class D:
+    """A dimension in the union-find: value None (inferred), an int, a name, or ('prod', D, D)."""
+
+    __slots__ = ("parent", "value")
+
+    def __init__(self, value=None):
+        self.parent = None
+        self.value = value
+
+
+def find(d: D) -> D:
+    while d.parent is not None:
+        if d.parent.parent is not None:
+            d.parent = d.parent.parent
+        d = d.parent
+    return d
+
+
+class _Fail(Exception):
+    def __init__(self, node: Node, message: str, operands: tuple = (), must_be_scalar: Node | None = None):
+        self.node = node
+        self.message = message
+        self.operands = operands
+        self.must_be_scalar = must_be_scalar  # the operand that only a scalar fits, if any
+
+
+def _one() -> D:
+    return D(1)
+
+
+def _scalar():
+    return (_one(), _one())
+
+
+def _is_scalar(t) -> bool:
+    return find(t[0]).value == 1 and find(t[1]).value == 1
+
+
+def _unify(a: D, b: D, deferred: list) -> bool:
+    ra, rb = find(a), find(b)
+    if ra is rb:
+        return True
+    va, vb = ra.value, rb.value
+    if va is None and vb is None:
+        ra.parent = rb
+        return True
+    if va is None:
+        if vb == 1:
+            return False
+        ra.parent = rb
+        return True
+    if vb is None:
+        if va == 1:
+            return False
+        rb.parent = ra
+        return True
+    if isinstance(va, tuple) or isinstance(vb, tuple):
+        deferred.append((ra, rb))
+        return True
+    return va == vb
+
+
+@dataclass
+class Parsed:
+    """A parsed expression and the variables it uses (name -> Var)."""
+
+    expr: E.Expr
+    variables: dict
+    text: str
+
+    def shapes_note(self) -> str:
+        items = []
+        for name, v in sorted(self.variables.items()):
+            items.append(f"{name}: {E.fmt_shape(v.shape)}" + (f" ({', '.join(sorted(v.assume))})" if v.assume else ""))
+        return ", ".join(items)
+
+
+# -- declarations ----------------------------------------------------------------
+
+
+def parse_shape(spec) -> tuple:
+    """A shape from ``("n", 1)``, ``("n",)``, ``()``, ``"n x m"``, ``"n"``, ``"scalar"``."""
+    if isinstance(spec, str):
+        s = spec.strip().lower()
+        if s in ("", "scalar", "()", "1", "1x1"):
+            return (1, 1)
+        for sep in (" x ", "x", "×", ",", "*"):
+            if sep in spec:
+                items = [p.strip() for p in spec.replace("×", sep).split(sep) if p.strip()]
+                break
+        else:
+            items = [spec.strip()]
+        spec = tuple(items)
+    spec = tuple(spec)
+    if len(spec) == 0:
+        return (1, 1)
+    if len(spec) == 1:
+        spec = (spec[0], 1)
+    if len(spec) != 2:
+        raise ShapeMismatchError(f"a shape has one or two dimensions, got {spec!r}")
+    out = []
+    for d in spec:
+        if isinstance(d, str) and d.strip().isdigit():
+            d = int(d)
+        if isinstance(d, str) and not d.isidentifier():
+            raise ShapeMismatchError(f"a dimension must be a number or a name, got {d!r}")
+        out.append(d)
+    return tuple(out)
+
+
+def _normalize_assume(assume) -> dict:
+    out: dict = {}
+    for name, a in (assume or {}).items():
+        items = [a] if isinstance(a, str) else list(a)
+        flat = []
+        for it in items:
+            flat.extend(x.strip() for x in it.split(",") if x.strip())
+        for x in flat:
+            if x not in E.ASSUMPTIONS or x == "dimension":
+                raise ValueError(
+                    f"unknown assumption {x!r} for {name}; known: symmetric, spd, positive, invertible, onehot"
+                )
+        s = set(flat)
+        if "spd" in s:
+            s |= {"symmetric", "invertible", "positive_definite"} - {"positive_definite"}
+        out[name] = frozenset(s)
+    return out
+
+
+# -- inference ------------------------------------------------------------------
+
+
+class _Inferrer:
+    def __init__(self, text, tree, kinds, declared, dim_names):
+        self.text = text
+        self.tree = tree
+        self.kinds = kinds  # name -> "scalar" | "vector" | "matrix" | "declared" | "dim"
+        self.declared = declared
+        self.dim_names = dim_names
+        self.vars: dict = {}
+        self.deferred: list = []
+        self.named: dict = {}
+        self.const_nodes: dict = {}
+
+    def named_dim(self, name: str) -> D:
+        d = self.named.get(name)
+        if d is None:
+            d = self.named[name] = D(name)
+        return d
+
+    def decl_dim(self, d) -> D:
+        return D(d) if isinstance(d, int) else self.named_dim(d)
+
+    def var_type(self, name: str):
+        t = self.vars.get(name)
+        if t is not None:
+            return t
+        k = self.kinds[name]
+        if k == "declared":
+            r, c = self.declared[name]
+            t = (self.decl_dim(r), self.decl_dim(c))
+        elif k in ("scalar", "dim"):
+            t = _scalar()
+        elif k == "vector":
+            t = (D(), _one())
+        else:
+            t = (D(), D())
+        self.vars[name] = t
+        return t
+
+    def unify(self, a: D, b: D, node: Node, what: str, operands: tuple):
+        if not _unify(a, b, self.deferred):
+            raise _Fail(node, what, operands)
+
+    def infer(self, n: Node):
+        k = n.kind
+        if k == "number":
+            return _scalar()
+        if k == "name":
+            return self.var_type(n.value)
+        if k in ("neg", "pos", "group"):
+            return self.infer(n.args[0])
+        if k == "transpose":
+            r, c = self.infer(n.args[0])
+            return (c, r)
+        if k == "sum":
+            ts = [self.infer(a) for a in n.args]
+            arrays = [(a, t) for a, t in zip(n.args, ts) if not _is_scalar(t)]
+            if not arrays:
+                return ts[0]
+            a0, t0 = arrays[0]
+            for a, t in arrays[1:]:
+                self.unify(t0[0], t[0], n, "sum", (a0, t0, a, t))
+                self.unify(t0[1], t[1], n, "sum", (a0, t0, a, t))
+            return t0
+        if k == "product":
+            left, lt = n.args[0], self.infer(n.args[0])
+            acc = lt
+            for op, a in zip(n.value, n.args[1:]):
+                t = self.infer(a)
+                if op == "*":
+                    if _is_scalar(acc):
+                        acc = t
+                    elif _is_scalar(t):
+                        pass
+                    else:
+                        self.unify(acc[1], t[0], n, "matrix product", (left, acc, a, t))
+                        acc = (acc[0], t[1])
+                elif op == "/":
+                    if not _is_scalar(t):
+                        raise _Fail(n, "division by a non-scalar (use ./ for elementwise division or inv(...))", (left, acc, a, t), a)
+                elif op in (".*", "./"):
+                    if _is_scalar(acc):
+                        acc = t
+                    elif not _is_scalar(t):
+                        what = "elementwise product" if op == ".*" else "elementwise division"
+                        self.unify(acc[0], t[0], n, what, (left, acc, a, t))
+                        self.unify(acc[1], t[1], n, what, (left, acc, a, t))
+                left = Node("product", [n.args[0], a], start=n.start, end=a.end)
+            return acc
+        if k == "pow":
+            base, ex = n.args
+            bt, et = self.infer(base), self.infer(ex)
+            if not _is_scalar(et):
+                raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
+            if n.value == "^" and not _is_scalar(bt):
+                if _int_literal(ex) is None:
+                    raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
+                self.unify(bt[0], bt[1], n, "matrix power of a non-square matrix", (base, bt))
+            return bt
+        if k == "call":
+            return self.call(n)
+        raise _Fail(n, f"unknown syntax {k}")  # pragma: no cover
+
+    def call(self, n: Node):
+        f = n.value
+        args = n.args
+        if f in ("eye",):
+            a = args[0]
+            if a.kind == "number":
+                d = D(_int_literal(a) or 0)
+                if not d.value:
+                    raise _Fail(n, "eye(n) needs a positive integer or a dimension name")
+            elif a.kind == "name":
+                d = self.named_dim(a.value)
+            else:
+                raise _Fail(n, "eye(n) needs a positive integer or a dimension name")
+            return (d, d)
+        if f == "commutation":
+            ds = []
+            for a in args:
+                if a.kind == "number":
+                    ds.append(D(_int_literal(a)))
+                elif a.kind == "name":
+                    ds.append(self.named_dim(a.value))
+                else:
+                    raise _Fail(n, "commutation(m, n) needs dimensions")
+            p = D(("prod", ds[0], ds[1]))
+            return (p, D(("prod", ds[0], ds[1])))
+        ts = [self.infer(a) for a in args]
+        if f in ("vector", "matrix"):
+            if not _is_scalar(ts[0]):
+                raise _Fail(n, f"{f}(c) needs a scalar c", (args[0], ts[0]), args[0])
+            t = (D(), _one()) if f == "vector" else (D(), D())
+            self.const_nodes[id(n)] = t
+            return t
+        t = ts[0]
+        if f in SQUARE:
+            self.unify(t[0], t[1], n, f"{f} of a non-square matrix", (args[0], t))
+        if f in ELEMENTWISE or f in ("softmax", "inv"):
+            return t
+        if f in TO_SCALAR:
+            return _scalar()
+        if f == "logsumexp":
+            return (_one(), t[1])
+        if f == "diag":
+            if find(t[1]).value == 1:
+                return (t[0], t[0])
+            self.unify(t[0], t[1], n, "diag of a non-square matrix", (args[0], t))
+            return (t[0], _one())
+        if f == "kron":
+            a, b = ts
+            return (D(("prod", a[0], b[0])), D(("prod", a[1], b[1])))
+        if f == "vec":
+            return (D(("prod", t[0], t[1])), _one())
+        raise _Fail(n, f"unknown function {f}")  # pragma: no cover
+
+
+def _int_literal(n: Node):
+    sign = 1
+    while n.kind in ("neg", "group", "pos"):
+        if n.kind == "neg":
+            sign = -sign
+        n = n.args[0]
+    if n.kind == "number":
+        v = Fraction(n.value)
+        if v.denominator == 1:
+            return sign * int(v)
+    return None
+
+
+def _names(tree: Node) -> list:
+    """Variable names in order of appearance (function heads and dimension arguments excluded)."""
+    out: list = []
+    stack = [tree]
+    dims: set = set()
+    while stack:
+        n = stack.pop()
+        if n.kind == "name":
+            if n.value not in out:
+                out.append(n.value)
+        elif n.kind == "call" and n.value in ("eye", "commutation"):
+            for a in n.args:
+                if a.kind == "name":
+                    dims.add(a.value)
+            continue
+        stack.extend(reversed(n.args))
+    return out, dims
+
+
+def _check_calls(tree: Node, text: str):
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if n.kind == "call":
+            if n.value not in FUNCTION_ARITY:
+                raise ParseError(f"unknown function {n.value!r}", text, n.start + 1)
+            want = FUNCTION_ARITY[n.value]
+            if len(n.args) != want:
+                s = "" if want == 1 else "s"
+                raise ParseError(f"{n.value} takes {want} argument{s}, got {len(n.args)}", text, n.start + 1)
+        elif n.kind == "name" and n.value in FUNCTION_ARITY:
+            raise ParseError(f"{n.value!r} is a function; call it as {n.value}(...)", text, n.start + 1)
+        stack.extend(n.args)
+
+
+def _suspects(node: Node, kinds: dict, declared: dict) -> list:
+    out = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.kind == "name" and n.value not in declared and kinds.get(n.value) in ("vector", "matrix"):
+            out.append(n.value)
+        if n.kind == "call" and n.value not in ELEMENTWISE:
+            continue
+        stack.extend(n.args)
+    # lower-case names first: a lone upper-case name is more likely a matrix
+    return sorted(dict.fromkeys(out), key=lambda s: (s[:1].isupper(), out.index(s)))
+
+
+def _fmt_type(t, namer) -> str:
+    r, c = find(t[0]), find(t[1])
+    if r.value == 1 and c.value == 1:
+        return "a scalar"
+    return f"{namer(r)}x{namer(c)}"
+
+
+def parse(text: str, shapes: dict | None = None, assume: dict | None = None, known: set | None = None) -> Parsed:
+    """Parse ``text`` into a matcalc expression with shapes.
+
+    ``known``: when given, every name must be in it (for claims about a given
+    function).
+
+    >>> p = parse("x'*A*x")
+    >>> p.shapes_note()
+    'A: nxn, x: nx1'
+    """
+    tree = parse_tree(text)
+    _check_calls(tree, text)
+    names, eye_dims = _names(tree)
+    declared = {k: parse_shape(v) for k, v in (shapes or {}).items()}
+    assume = _normalize_assume(assume)
+    if known is not None:
+        for nm in names:
+            if nm not in known and nm not in declared:
+                pos = _find_name(tree, nm)
+                raise UnknownNameError(f"unknown name {nm!r} at column {pos + 1}")
+    dim_names = set(eye_dims)
+    for r, c in declared.values():
+        for d in (r, c):
+            if isinstance(d, str):
+                dim_names.add(d)
+    kinds: dict = {}
+    for nm in names:
+        if nm in declared:
+            kinds[nm] = "declared"
+        elif nm in dim_names:
+            kinds[nm] = "dim"
+        elif nm in SCALAR_NAMES:
+            kinds[nm] = "scalar"
+        elif nm[0].isupper():
+            kinds[nm] = "matrix"
+        else:
+            kinds[nm] = "vector"
+    for nm in assume:
+        if nm not in names:
+            raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
+    for _ in range(len(names) + 1):
+        inf = _Inferrer(text, tree, kinds, declared, dim_names)
+        try:
+            top = inf.infer(tree)
+            break
+        except _Fail as f:
+            sus = _suspects(f.must_be_scalar, kinds, declared) if f.must_be_scalar else []
+            sus = [s for s in sus if kinds[s] != "scalar"]
+            if sus:
+                kinds[sus[0]] = "scalar"
+                continue
+            raise _mismatch(f, text) from None
+    else:  # pragma: no cover - every retry fixes one name
+        raise ShapeMismatchError("could not infer the shapes", text)
+    namer = _Namer(inf, names, dim_names)
+    for ra, rb in inf.deferred:
+        if namer.resolve(ra) != namer.resolve(rb):
+            raise ShapeMismatchError(f"dimensions {namer.resolve(ra)} and {namer.resolve(rb)} differ", text)
+    variables: dict = {}
+    for nm in names:
+        a = assume.get(nm, frozenset())
+        if kinds[nm] == "dim":
+            variables[nm] = E.Var(nm, 1, 1, frozenset({"dimension"}))
+            continue
+        t = inf.var_type(nm)
+        r, c = namer.resolve(find(t[0])), namer.resolve(find(t[1]))
+        if {"symmetric", "spd", "invertible"} & a and r != c:
+            raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
+        variables[nm] = E.Var(nm, r, c, a)
+    builder = _Builder(text, variables, namer)
+    builder.const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
+    try:
+        e = builder.build(tree)
+    except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
+        raise ShapeMismatchError(str(ex), text) from None
+    return Parsed(e, variables, text)
+
+
+def _find_name(tree: Node, name: str) -> int:
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if n.kind == "name" and n.value == name:
+            return n.start
+        stack.extend(n.args)
+    return 0
+
+
+def _mismatch(f: _Fail, text: str) -> ShapeMismatchError:
+    namer = _Namer(None, [], set())
+    ops = f.operands
+    if len(ops) == 4:
+        a, ta, b, tb = ops
+        msg = (f"{f.message}: {a.src(text).strip()} is {_fmt_type(ta, namer.provisional)} "
+               f"but {b.src(text).strip()} is {_fmt_type(tb, namer.provisional)}")
+    elif len(ops) == 2:
+        a, ta = ops
+        msg = f"{f.message}: {a.src(text).strip()} is {_fmt_type(ta, namer.provisional)}"
+    else:
+        msg = f.message
+    return ShapeMismatchError(msg, text, f.node.start + 1)
+
+
+class _Namer:
+    """Names for inferred dimensions: n, m, p, ... avoiding names already in use."""
+
+    def __init__(self, inf, names, dim_names):
+        self.taken = set(names) | set(dim_names)
+        self.names: dict = {}
+        self.pool = iter([d for d in DIM_NAMES if d not in self.taken] + [f"n{i}" for i in range(1, 1000)])
+
+    def provisional(self, d: D) -> str:
+        d = find(d)
+        if d.value is None:
+            if d not in self.names:
+                self.names[d] = next(self.pool)
+            return self.names[d]
+        if isinstance(d.value, tuple):
+            return f"{self.provisional(d.value[1])}*{self.provisional(d.value[2])}"
+        return str(d.value)
+
+    def resolve(self, d: D):
+        d = find(d)
+        v = d.value
+        if v is None:
+            if d not in self.names:
+                self.names[d] = next(self.pool)
+            return E.dim(self.names[d])
+        if isinstance(v, tuple):
+            return self.resolve(v[1]) * self.resolve(v[2])
+        return E.dim(v)
+
+
+class _Builder:
+    def __init__(self, text, variables, namer):
+        self.text = text
+        self.vars = variables
+        self.namer = namer
+
+    def fail(self, n: Node, msg: str):
+        return ShapeMismatchError(msg, self.text, n.start + 1)
+
+    def build(self, n: Node) -> E.Expr:
+        k = n.kind
+        if k == "number":
+            return E.const(Fraction(n.value))
+        if k == "name":
+            return self.vars[n.value]
+        if k == "group" or k == "pos":
+            return self.build(n.args[0])
+        if k == "neg":
+            return E.neg(self.build(n.args[0]))
+        if k == "transpose":
+            return E.transpose(self.build(n.args[0]))
+        if k == "sum":
+            items = [self.build(a) for a in n.args]
+            signs = ["+"] + list(n.value)
+            shape = next((i.shape for i in items if not i.is_scalar), (E.ONE, E.ONE))
+            terms = []
+            for s, it in zip(signs, items):
+                if it.is_scalar and shape != (1, 1):
+                    it = E.matmul(it, E.Ones(*shape))
+                terms.append(it if s == "+" else E.neg(it))
+            return E.add(*terms)
+        if k == "product":
+            acc = self.build(n.args[0])
+            for op, a in zip(n.value, n.args[1:]):
+                b = self.build(a)
+                if op == "*":
+                    acc = E.matmul(acc, b)
+                elif op == "/":
+                    acc = E.matmul(acc, E.power(b, E.const(-1)))
+                elif op == ".*":
+                    acc = E.hadamard(acc, b) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, b)
+                else:
+                    inv = E.power(b, E.const(-1))
+                    acc = E.hadamard(acc, inv) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, inv)
+            return acc
+        if k == "pow":
+            base = self.build(n.args[0])
+            if n.value == "^" and not base.is_scalar:
+                return E.matpow(base, _int_literal(n.args[1]))
+            return E.power(base, self.build(n.args[1]))
+        if k == "call":
+            return self.call(n)
+        raise self.fail(n, f"unknown syntax {k}")  # pragma: no cover
+
+    def call(self, n: Node) -> E.Expr:
+        f = n.value
+        if f == "eye":
+            a = n.args[0]
+            return E.Identity(_int_literal(a) if a.kind == "number" else a.value)
+        if f == "commutation":
+            ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args]
+            return E.commutation(*ds)
+        args = [self.build(a) for a in n.args]
+        a = args[0]
+        if f in ELEMENTWISE:
+            return E.apply(f, a)
+        if f in ("vector", "matrix"):
+            # sized from context: the inferred shape was stored on the node by the builder's caller
+            shape = self._context_shape(n)
+            return E.matmul(a, E.Ones(*shape))
+        table = {
+            "sum": E.sum_, "tr": E.trace, "det": E.det, "logdet": E.logdet, "inv": E.inverse,
+            "norm1": E.norm1, "norm2": E.norm2, "normF": E.norm2, "diag": E.diag,
+            "softmax": E.softmax, "logsumexp": E.logsumexp, "vec": E.vec,
+        }
+        if f == "kron":
+            return E.kron(args[0], args[1])
+        return table[f](a)
+
+    def _context_shape(self, n: Node):
+        shape = self.const_shapes.get(id(n)) if hasattr(self, "const_shapes") else None
+        if shape is None:
+            raise self.fail(n, f"cannot tell the size of {n.src(self.text)} from its context")
+        return shape

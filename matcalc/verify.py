@@ -1,0 +1,379 @@
+"""Numerical verification of derivatives (``shared/CONVENTIONS.md``, "Numerical checks").
+
+A derivative is compiled to NumPy and compared, in float64, with central
+finite differences of the compiled function:
+
+* along several random directions, at several random shapes (1 to 8 per
+  dimension, never only square; one draw includes 1s),
+* entry by entry (the full vec-Jacobian) when the shapes are small,
+* and, as an independent second opinion, against SymPy's scalar ``diff`` of the
+  explicit entries at small explicit shapes.
+
+Points respect the domain: positive entries under log and sqrt, well
+conditioned matrices under det, logdet and inv, symmetric or positive
+definite matrices where assumed, one-hot columns where assumed, and points
+away from the kinks of abs, relu, step, sign and the 1-norm.
+
+The error is ``||analytic - numeric|| / max(||numeric||, tiny)`` with
+``tiny = 1e-4 (1 + |f|)``, compared with ``tol`` (1e-5 by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from . import expr as E
+from .emit.numpy import compile_expr
+from .functions import FUNCTIONS
+
+MAX_DRAWS = 40
+
+
+@dataclass
+class Trial:
+    dims: dict
+    max_rel_error: float
+    checks: list  # (method, error)
+    point: dict = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class Report:
+    """What was checked, where, and how well it agreed."""
+
+    function: str
+    wrt: str
+    layout: str
+    kind: str
+    tolerance: float
+    trials: list
+    explicit: str
+    ok: bool
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((t.max_rel_error for t in self.trials), default=0.0)
+
+    @property
+    def method(self) -> str:
+        return "central differences along random directions and entry by entry, float64"
+
+    def __str__(self) -> str:
+        lines = [
+            f"{'verified' if self.ok else 'FAILED'}: {self.kind} of {self.function} wrt {self.wrt} ({self.layout} layout)",
+            f"  method: {self.method}; tolerance {self.tolerance:g} on ||analytic - numeric|| / max(||numeric||, tiny)",
+        ]
+        for t in self.trials:
+            dims = ", ".join(f"{k}={v}" for k, v in sorted(t.dims.items())) or "no dimensions"
+            checks = ", ".join(f"{m}: {err:.1e}" for m, err in t.checks)
+            lines.append(f"  shapes {dims}: {checks}")
+        lines.append(f"  max relative error {self.max_rel_error:.2e}")
+        lines.append(f"  symbolic second opinion: {self.explicit}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "method": self.method,
+            "tolerance": self.tolerance,
+            "max_rel_error": self.max_rel_error,
+            "trials": [{"dims": t.dims, "max_rel_error": t.max_rel_error, "checks": t.checks} for t in self.trials],
+            "explicit": self.explicit,
+        }
+
+
+class VerificationError(AssertionError):
+    """The derivative disagrees with finite differences; carries a counterexample."""
+
+    def __init__(self, message: str, report: Report, counterexample: dict):
+        super().__init__(message)
+        self.report = report
+        self.counterexample = counterexample
+
+
+class DomainError(ValueError):
+    pass
+
+
+# -- shapes and points ----------------------------------------------------------------
+
+
+def dimension_symbols(variables) -> list:
+    syms = set()
+    for v in variables:
+        for d in v.shape:
+            syms |= d.free_symbols
+        if "dimension" in v.assume:
+            syms.add(sympy.Symbol(v.name, integer=True, positive=True))
+    return sorted(syms, key=str)
+
+
+def draw_dims(symbols, rng: np.random.Generator, trial: int) -> dict:
+    """Random sizes: trial 0 distinct sizes 2..7; trial 1 with some 1s; later 1..8."""
+    names = [str(s) for s in symbols]
+    if not names:
+        return {}
+    if trial == 0:
+        pool = list(range(2, 8))
+        rng.shuffle(pool)
+        vals = [pool[i % len(pool)] for i in range(len(names))]
+    elif trial == 1:
+        vals = [int(v) for v in rng.integers(2, 7, size=len(names))]
+        ones = rng.random(len(names)) < 0.5
+        if not ones.any():
+            ones[rng.integers(len(names))] = True
+        vals = [1 if o else v for o, v in zip(ones, vals)]
+    else:
+        vals = [int(v) for v in rng.integers(1, 9, size=len(names))]
+    return dict(zip(names, vals))
+
+
+def _size(d, dims) -> int:
+    return int(d.subs({sympy.Symbol(k, integer=True, positive=True): v for k, v in dims.items()}))
+
+
+def _domain_sets(f: E.Expr):
+    positive, conditioned, kinks, positive_args, det_args = set(), set(), [], [], []
+    for n in E.walk(f):
+        if isinstance(n, E.Apply):
+            fn = FUNCTIONS[n.fname]
+            if fn.domain == "positive":
+                positive |= E.free_vars(n.arg)
+                positive_args.append(n.arg)
+            if fn.kink:
+                kinks.append(n.arg)
+        elif isinstance(n, E.Power):
+            p = n.args[1]
+            if not (isinstance(p, E.Const) and p.value == int(p.value) and p.value > 0):
+                positive |= E.free_vars(n.args[0])
+                positive_args.append(n.args[0])
+        elif isinstance(n, (E.Det, E.LogDet, E.Inverse)):
+            conditioned |= E.free_vars(n.children[0])
+            if isinstance(n, E.LogDet):
+                det_args.append(n.arg)
+        elif isinstance(n, E.Norm1):
+            kinks.append(n.arg)
+        elif isinstance(n, E.Norm2):
+            positive_args.append(E.Norm2(n.arg))
+    return positive, conditioned, kinks, positive_args, det_args
+
+
+def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool):
+    r, c = _size(v.rows, dims), _size(v.cols, dims)
+    a = v.assume
+    if "dimension" in a:
+        return None
+    if v.is_scalar:
+        return float(rng.uniform(0.5, 2.0)) if positive or "positive" in a else float(rng.normal())
+    if "onehot" in a:
+        m = np.zeros((r, c))
+        m[rng.integers(r, size=c), np.arange(c)] = 1.0
+        return m
+    if "spd" in a:
+        b = rng.normal(size=(r, r))
+        return b @ b.T / r + np.eye(r)
+    if "symmetric" in a:
+        b = rng.normal(size=(r, r))
+        m = (b + b.T) / 2
+        if conditioned or positive:
+            m = m + (r + 1) * np.eye(r)
+        return m
+    if positive or "positive" in a:
+        return rng.uniform(0.5, 1.5, size=(r, c))
+    if (conditioned or "invertible" in a) and r == c:
+        return r * np.eye(r) * 0.5 + np.eye(r) + 0.3 * rng.normal(size=(r, r))
+    return rng.normal(size=(r, c))
+
+
+def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
+    """A point in the domain of ``f``, away from kinks (raises DomainError if none is found)."""
+    positive, conditioned, kinks, positive_args, det_args = _domain_sets(f)
+    vars_ = [v for v in variables if "dimension" not in v.assume]
+    checks = [(compile_expr(k, variables, "kink"), "kink") for k in kinks]
+    checks += [(compile_expr(a, variables, "pos"), "positive") for a in positive_args]
+    checks += [(compile_expr(E.Det(a), variables, "det"), "positive") for a in det_args]
+    fn = compile_expr(f, variables, "f")
+    for _ in range(MAX_DRAWS):
+        point = {v.name: _draw_var(v, dims, rng, v in positive, v in conditioned) for v in vars_}
+        try:
+            with np.errstate(all="ignore"):
+                val = np.asarray(fn(**point), dtype=float)
+                if not np.all(np.isfinite(val)):
+                    continue
+                ok = True
+                for c, kind in checks:
+                    x = np.asarray(c(**point), dtype=float)
+                    if kind == "kink" and np.min(np.abs(x)) < 1e-3:
+                        ok = False
+                    if kind == "positive" and not np.all(x > 1e-3):
+                        ok = False
+                if ok:
+                    return point
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError):
+            continue
+    raise DomainError(f"found no point in the domain of {f} at shapes {dims} after {MAX_DRAWS} draws")
+
+
+# -- Jacobians ------------------------------------------------------------------------
+
+
+def vec(a) -> np.ndarray:
+    return np.asarray(a, dtype=float).reshape(-1, order="F") if np.ndim(a) else np.asarray([float(a)])
+
+
+def analytic_vec_jacobian(value, layout: str, f: E.Expr, x: E.Var, kind: str) -> np.ndarray:
+    """The numerator-layout vec-Jacobian d vec(f) / d vec(x)' from a result in ``layout``."""
+    v = np.asarray(value, dtype=float)
+    if v.ndim == 0:
+        v = v.reshape(1, 1)
+    if kind == "hessian":
+        return v if layout == "denominator" else v.T
+    if f.is_scalar:
+        D = v if layout == "denominator" else v.T  # shaped like x
+        return vec(D).reshape(1, -1)
+    if x.is_scalar:
+        D = v if layout == "numerator" else v.T  # shaped like f
+        return vec(D).reshape(-1, 1)
+    return v if layout == "numerator" else v.T
+
+
+def _rel(a: np.ndarray, n: np.ndarray, tiny: float) -> float:
+    return float(np.linalg.norm(a - n) / max(np.linalg.norm(n), tiny))
+
+
+# -- the check ------------------------------------------------------------------------
+
+
+def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5, seed: int = 0,
+                      explicit: bool = True, raise_on_failure: bool = True) -> Report:
+    """Check a :class:`matcalc.api.Derivative` numerically; see the module docstring."""
+    from .emit.text import to_text
+
+    variables = list(d.variables.values())
+    f = d.function
+    x = d.wrt
+    target = f
+    if d.kind == "hessian":
+        from .api import derive
+
+        target = derive(f, x.name).denominator  # the Hessian is the Jacobian of the gradient
+    rng = np.random.default_rng(seed)
+    fn = compile_expr(target, variables, "f")
+    dfn = d.to_numpy()
+    syms = dimension_symbols(variables)
+    trials = []
+    counter = None
+    for t in range(shapes):
+        dims = draw_dims(syms, rng, t)
+        point = draw_point(f, variables, dims, rng)
+        x0 = np.asarray(point[x.name], dtype=float)
+        fx = np.asarray(fn(**point), dtype=float)
+        tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
+        scale = max(1.0, float(np.max(np.abs(x0)))) if np.ndim(x0) else max(1.0, abs(float(x0)))
+        h = 1e-5 * scale
+        J = analytic_vec_jacobian(dfn(**point), d.layout, target if d.kind != "hessian" else target, x, d.kind if d.kind == "hessian" else d.kind)
+        if d.kind == "hessian":
+            J = analytic_vec_jacobian(dfn(**point), d.layout, target, x, "hessian")
+
+        def f_at(xv):
+            p = dict(point)
+            p[x.name] = xv
+            return vec(fn(**p))
+
+        checks = []
+        shape_x = np.shape(x0)
+        for _ in range(directions):
+            V = rng.normal(size=shape_x) if shape_x else float(rng.normal())
+            num = (f_at(x0 + h * V) - f_at(x0 - h * V)) / (2 * h)
+            ana = J @ vec(V)
+            err = _rel(ana, num, tiny)
+            checks.append(("direction", err))
+            if err > tol and counter is None:
+                counter = _counterexample(dims, point, ana, num, "directional derivative")
+        nx = int(np.size(x0))
+        if nx <= 64 and J.size <= 4096:
+            cols = []
+            for j in range(nx):
+                E_j = np.zeros(nx)
+                E_j[j] = 1.0
+                Ej = E_j.reshape(shape_x, order="F") if shape_x else 1.0
+                cols.append((f_at(x0 + h * Ej) - f_at(x0 - h * Ej)) / (2 * h))
+            Jn = np.stack(cols, axis=1)
+            err = _rel(J, Jn, tiny)
+            checks.append(("entrywise", err))
+            if err > tol and counter is None:
+                counter = _counterexample(dims, point, J, Jn, "vec-Jacobian, numerator layout")
+        trials.append(Trial(dims, max(e for _, e in checks), checks, point))
+    note = _explicit_check(d, target, variables, syms, rng, tol) if explicit else "not run"
+    ok = counter is None and not note.startswith("DISAGREES")
+    report = Report(to_text(f), x.name, d.layout, d.kind, tol, trials, note, ok)
+    if not ok and raise_on_failure:
+        if counter is None:
+            counter = {"explicit": note}
+        raise VerificationError(
+            f"{d.kind} of {to_text(f)} wrt {x.name} disagrees with finite differences "
+            f"(max relative error {report.max_rel_error:.2e} > {tol:g})",
+            report,
+            counter,
+        )
+    return report
+
+
+def _counterexample(dims, point, analytic, numeric, what) -> dict:
+    i = int(np.argmax(np.abs(np.ravel(analytic) - np.ravel(numeric))))
+    return {
+        "dims": dims,
+        "point": {k: np.asarray(v).tolist() for k, v in point.items()},
+        "what": what,
+        "entry": i,
+        "analytic": float(np.ravel(analytic)[i]),
+        "numeric": float(np.ravel(numeric)[i]),
+    }
+
+
+EXPLICIT_MAX_ENTRIES = 36
+
+
+def _explicit_check(d, target, variables, syms, rng, tol) -> str:
+    """Differentiate the explicit entries with SymPy's scalar diff and compare at a point."""
+    from .emit.explicit import evaluate
+
+    dims = {str(s): (2 + i % 2) for i, s in enumerate(syms)}
+    try:
+        point = draw_point(d.function, variables, dims, rng)
+    except DomainError as e:
+        return f"skipped ({e})"
+    x = d.wrt
+    env = {}
+    subs = {}
+    for v in variables:
+        if "dimension" in v.assume:
+            continue
+        r, c = _size(v.rows, dims), _size(v.cols, dims)
+        if v.name == x.name:
+            M = sympy.Matrix(r, c, lambda i, j: sympy.Symbol(f"{v.name}_{i}_{j}", real=True))
+            for i in range(r):
+                for j in range(c):
+                    val = np.asarray(point[v.name], dtype=float).reshape(r, c)[i, j] if r * c > 1 else float(np.asarray(point[v.name]).reshape(-1)[0])
+                    subs[M[i, j]] = sympy.Float(val, 17)
+            env[v.name] = M
+        else:
+            val = np.asarray(point[v.name], dtype=float).reshape(r, c)
+            env[v.name] = sympy.Matrix(val.tolist()).applyfunc(lambda q: sympy.Float(q, 17))
+    xs = [env[x.name][i, j] for j in range(env[x.name].shape[1]) for i in range(env[x.name].shape[0])]
+    if len(xs) * max(1, _size(target.rows, dims) * _size(target.cols, dims)) > EXPLICIT_MAX_ENTRIES * 4:
+        return "skipped (too many entries)"
+    try:
+        F = evaluate(target, env, dims)
+        fv = [F[i, j] for j in range(F.shape[1]) for i in range(F.shape[0])]
+        Jsym = np.array([[float(sympy.diff(fi, xj).xreplace(subs).evalf()) for xj in xs] for fi in fv])
+    except (TypeError, ValueError, ZeroDivisionError) as e:
+        return f"skipped ({type(e).__name__}: {e})"
+    ana = analytic_vec_jacobian(d.to_numpy()(**point), d.layout, target, x, d.kind)
+    err = _rel(ana, Jsym, 1e-4 * (1 + float(np.max(np.abs(Jsym))) if Jsym.size else 1.0))
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
+    verdict = "agrees" if err <= tol else "DISAGREES"
+    return f"{verdict} with SymPy's diff of the explicit entries at {shown or 'scalars'} (relative error {err:.1e})"
