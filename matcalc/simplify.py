@@ -357,6 +357,25 @@ def trace_of_scaled(e: E.Trace) -> E.Expr:
     return e
 
 
+def diag_of_ones(e: E.Diag) -> E.Expr:
+    """diag(1) = I."""
+    if isinstance(e.arg, E.Ones):
+        return E.Identity(e.rows)
+    return e
+
+
+def diag_of_outer(e: E.DiagOf) -> E.Expr:
+    """diag(u v') = u .* v for column vectors u, v."""
+    a = e.arg
+    if isinstance(a, E.MatMul):
+        c, scal, chain = parts(a)
+        if len(chain) == 2 and chain[0].cols == 1 and chain[1].rows == 1:
+            return E.matmul(E.const(c), *scal, E.hadamard(chain[0], E.transpose(chain[1])))
+    if isinstance(a, E.Diag):
+        return a.arg
+    return e
+
+
 def diag_of_scaled(e: E.Expr) -> E.Expr:
     c, scal, chain = parts(e.arg)
     if isinstance(e.arg, E.MatMul) and (c != 1 or scal) and chain:
@@ -367,7 +386,8 @@ def diag_of_scaled(e: E.Expr) -> E.Expr:
 def power_of_sqrt(e: E.Power) -> E.Expr:
     """sqrt(a)^2 = a;  (a^p)^q = a^(pq) for constant p, q."""
     b, p = e.args
-    if isinstance(b, E.Apply) and b.fname == "sqrt" and isinstance(p, E.Const) and isinstance(p.value, Fraction):
+    if (isinstance(b, E.Apply) and b.fname == "sqrt" and isinstance(p, E.Const) and isinstance(p.value, Fraction)
+            and p.value.denominator == 1 and p.value % 2 == 0):
         return E.power(b.arg, E.const(p.value / 2))
     if isinstance(b, E.Power) and isinstance(p, E.Const) and isinstance(b.args[1], E.Const):
         return E.power(b.args[0], E.const(b.args[1].value * p.value))
@@ -556,9 +576,14 @@ def expand_elementwise(e: E.Expr) -> E.Expr:
     if p is None:
         return e
     new = _unpoly(p, e.shape)
-    if E.size(new) < E.size(e):
+    # accept only when it is smaller and has no more terms: (1 - a)*2*W stays factored
+    if E.size(new) < E.size(e) and _terms(new) <= _terms(e):
         return new
     return e
+
+
+def _terms(e: E.Expr) -> int:
+    return len(e.args) if isinstance(e, E.Add) else 1
 
 
 # -- rewrites before differentiation ---------------------------------------------
@@ -617,8 +642,8 @@ RULES: dict[type, list[Rule]] = {
     E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, sort_terms],
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
-    E.Diag: [diag_of_scaled],
-    E.DiagOf: [diag_of_scaled],
+    E.Diag: [diag_of_ones, diag_of_scaled],
+    E.DiagOf: [diag_of_outer, diag_of_scaled],
     E.Power: [power_of_sqrt, power_of_product],
     E.Apply: [exp_log, sigmoid_of_negative],
 }

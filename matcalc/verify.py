@@ -152,8 +152,7 @@ def _domain_sets(f: E.Expr):
                 positive_args.append(n.args[0])
         elif isinstance(n, (E.Det, E.LogDet, E.Inverse)):
             conditioned |= E.free_vars(n.children[0])
-            if isinstance(n, E.LogDet):
-                det_args.append(n.arg)
+            det_args.append((n.children[0], isinstance(n, E.LogDet)))
         elif isinstance(n, E.Norm1):
             kinks.append(n.arg)
         elif isinstance(n, E.Norm2):
@@ -194,10 +193,12 @@ def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
     vars_ = [v for v in variables if "dimension" not in v.assume]
     checks = [(compile_expr(k, variables, "kink"), "kink") for k in kinks]
     checks += [(compile_expr(a, variables, "pos"), "positive") for a in positive_args]
-    checks += [(compile_expr(E.Det(a), variables, "det"), "positive") for a in det_args]
+    checks += [(compile_expr(E.Det(a), variables, "det"), "positive" if log else "nonsingular") for a, log in det_args
+               if not a.is_scalar]
     fn = compile_expr(f, variables, "f")
     for _ in range(MAX_DRAWS):
         point = {v.name: _draw_var(v, dims, rng, v in positive, v in conditioned) for v in vars_}
+        point.update({k: val for k, val in dims.items() if k not in point})  # sizes no array carries
         try:
             with np.errstate(all="ignore"):
                 val = np.asarray(fn(**point), dtype=float)
@@ -209,6 +210,8 @@ def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
                     if kind == "kink" and np.min(np.abs(x)) < 1e-3:
                         ok = False
                     if kind == "positive" and not np.all(x > 1e-3):
+                        ok = False
+                    if kind == "nonsingular" and not np.all(np.abs(x) > 1e-3):
                         ok = False
                 if ok:
                     return point
@@ -267,8 +270,7 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     trials = []
     counter = None
     for t in range(shapes):
-        dims = draw_dims(syms, rng, t)
-        point = draw_point(f, variables, dims, rng)
+        dims, point = _dims_and_point(f, variables, syms, rng, t)
         x0 = np.asarray(point[x.name], dtype=float)
         fx = np.asarray(fn(**point), dtype=float)
         tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
@@ -320,6 +322,18 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             counter,
         )
     return report
+
+
+def _dims_and_point(f, variables, syms, rng, t):
+    """Shapes and a point in the domain; new shapes when these have none (X'X singular for a wide X)."""
+    err = None
+    for attempt in range(6):
+        dims = draw_dims(syms, rng, t if attempt < 3 else 2)
+        try:
+            return dims, draw_point(f, variables, dims, rng)
+        except DomainError as e:
+            err = e
+    raise err
 
 
 def _counterexample(dims, point, analytic, numeric, what) -> dict:

@@ -62,7 +62,9 @@ def dim_code(d) -> str:
     if isinstance(d, sympy.Symbol):
         return "_d_" + ident(str(d))
     if isinstance(d, sympy.Mul):
-        return "*".join(dim_code(a) for a in d.args)
+        return "(" + "*".join(dim_code(a) for a in d.args) + ")"
+    if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
+        return "(" + "*".join([dim_code(d.base)] * int(d.exp)) + ")"
     raise PrinterError(f"cannot compile the dimension {d}")
 
 
@@ -81,7 +83,7 @@ def _matmul(e: E.MatMul, c: Callable):
     if chain:
         ch = " @ ".join(c(f) for f in chain)
         parts.append(f"({ch})" if len(chain) > 1 and scal else ch)
-    return " * ".join(parts)
+    return "(" + " * ".join(parts) + ")" if len(parts) > 1 or len(chain) > 1 else parts[0]
 
 
 def _power(e: E.Power, c):
@@ -144,6 +146,7 @@ class Compiled:
     fn: Callable
     names: tuple
     shape: tuple
+    free_dims: tuple = ()  # dimensions no input array carries: pass them by name, e.g. p=3
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -183,7 +186,7 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     body = c(e)
     arrays = [v for v in variables if "dimension" not in v.assume]
     dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}, key=str)
-    head = [f"def {fname}({', '.join(ident(v.name) for v in arrays)}):"]
+    head = [f"def {fname}({', '.join([ident(v.name) for v in arrays] + ['**dims'])}):"]
     for v in arrays:
         n = ident(v.name)
         if v.is_scalar:
@@ -192,12 +195,18 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
             head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1})")
     arr_names = [ident(v.name) for v in arrays if not v.is_scalar]
     head.append(f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)")
+    dims_needed = sorted(set(dims_needed) | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
+                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
+                         key=str)
+    free = []
     for s in dims_needed:
-        where = next((v, i) for v in arrays for i, d in enumerate(v.shape) if d == s)
-        head.append(f"    _d_{ident(str(s))} = {ident(where[0].name)}.shape[{where[1]}]")
-    for v in variables:
-        if "dimension" in v.assume and sympy.Symbol(v.name, integer=True, positive=True) not in dims_needed:
-            pass
+        where = next(((v, i) for v in arrays for i, d in enumerate(v.shape) if d == s), None)
+        if where is None:
+            # a dimension no input carries (the size of a free vector(1)): pass it by name
+            free.append(str(s))
+            head.append(f"    _d_{ident(str(s))} = _dim(dims, {str(s)!r})")
+        else:
+            head.append(f"    _d_{ident(str(s))} = {ident(where[0].name)}.shape[{where[1]}]")
     checks = []
     for v in arrays:
         if v.is_scalar:
@@ -211,13 +220,20 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     src = "\n".join(head + checks + lines + [f"    _r = {body}", ret]) + "\n"
     namespace: dict = {}
     exec(compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec"), namespace)  # generated code, never user text
-    return Compiled(source=PRELUDE + "\n\n" + src, fn=namespace[fname], names=tuple(v.name for v in arrays), shape=out_shape)
+    return Compiled(source=PRELUDE + "\n\n" + src, fn=namespace[fname], names=tuple(v.name for v in arrays),
+                    shape=out_shape, free_dims=tuple(free))
 
 
 HELPERS = '''
 
 class InputShapeError(ValueError):
     pass
+
+
+def _dim(dims, name):
+    if name not in dims:
+        raise InputShapeError(f"the size {name} is not carried by any input array; pass it as {name}=...")
+    return int(dims[name])
 
 
 def _scalar(a):

@@ -31,7 +31,7 @@ FUNCTION_ARITY = {
 }
 SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
-    "nu", "rho", "sigma", "tau", "reg", "lr", "c", "t",
+    "nu", "rho", "sigma", "tau", "reg", "lr",
 }
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
