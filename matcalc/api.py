@@ -103,6 +103,7 @@ class Derivative:
     order: int = 1
     notes: list = field(default_factory=list)
     source: str = ""
+    target: E.Expr | None = None  # what the result is the derivative of: the function, or its gradient for a Hessian
 
     # -- views ------------------------------------------------------------------
     @property
@@ -122,7 +123,7 @@ class Derivative:
         if _layout(layout) == self.layout:
             return self
         return Derivative(self.function, self.wrt, layout, self.other, self.result, self.variables,
-                          self.kind, self.order, self.notes, self.source)
+                          self.kind, self.order, self.notes, self.source, self.target)
 
     @cached_property
     def expr(self):
@@ -259,7 +260,7 @@ def derive(
     den, num = _first_order(f, v, set(p.variables))
     kind = _kind(f, v)
     res, other = (den, num) if layout == "denominator" else (num, den)
-    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, kind), p.text)
+    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, kind), p.text, f)
 
 
 @_guard
@@ -292,4 +293,4 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     H = gnum
     Ht = gden
     res, other = (H, Ht) if layout == "denominator" else (Ht, H)
-    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, "hessian"), p.text)
+    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, "hessian"), p.text, g)

@@ -54,6 +54,7 @@ def _inner(G: E.Expr, M: E.Expr) -> E.Expr:
 
 @rule(E.Var, E.Const, E.Identity, E.Ones, E.Zero, E.Commutation)
 def _leaf(node, G):
+    """A leaf: no children."""
     return []
 
 
@@ -90,6 +91,7 @@ def _hadamard_slot(node: E.Hadamard, i: int, G: E.Expr) -> E.Expr:
 
 
 def _kron_slot(node: E.Kron, i: int, G: E.Expr) -> E.Expr:
+    """Not supported: the adjoint of a Kronecker factor has no matrix form here (kron of constants is fine)."""
     raise UnsupportedError(
         "kron: differentiating through a Kronecker product of the variable is not supported; "
         "kron of constants is fine"
@@ -120,6 +122,7 @@ LINEAR_ADJOINT: dict[type, Callable[[E.Expr, E.Expr], E.Expr]] = {
 
 @rule(E.Add)
 def _add_rule(node, G):
+    """d(A + B) = dA + dB: every term receives the adjoint G."""
     return [G] * len(node.args)
 
 
@@ -215,6 +218,7 @@ def _norm2(node, G):
 
 @rule(E.Vec)
 def _vec(node, G):
+    """Not supported: vec(...) appears in results, not in functions to differentiate."""
     raise UnsupportedError("vec: differentiating through vec(...) is not supported")
 
 

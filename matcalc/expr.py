@@ -93,11 +93,6 @@ class Expr:
         inner = ", ".join(repr(a) for a in self.args)
         return f"{type(self).__name__}({inner})"
 
-    def __str__(self) -> str:
-        from .emit.text import to_text
-
-        return to_text(self)
-
     # tree helpers -------------------------------------------------------
     @property
     def children(self) -> tuple["Expr", ...]:

@@ -480,10 +480,8 @@ def factor_common_chain(e: E.Add) -> E.Expr:
 
 
 def _sort_key(t: E.Expr):
-    from .emit.text import to_text
-
     c, rest = split_coeff(t)
-    return (c < 0, isinstance(rest, E.Const), _type_rank(rest), to_text(rest))
+    return (c < 0, isinstance(rest, E.Const), _type_rank(rest), repr(rest))
 
 
 def _type_rank(e: E.Expr) -> int:

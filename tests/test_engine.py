@@ -325,3 +325,12 @@ def test_cli_shape_error_is_one_line(capsys):
     assert main(["derive", "x*A", "--wrt", "x", "--shape", "x=n,1"]) == 2
     err = capsys.readouterr().err
     assert "x is nx1 but A is" in err
+
+
+def test_docs_rules_are_current():
+    import pathlib
+    import runpy
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    render = runpy.run_path(str(root / "docs" / "make_rules.py"))["render"]
+    assert (root / "docs" / "rules.md").read_text() == render(), "run python docs/make_rules.py"

@@ -192,3 +192,7 @@ def _print(e: E.Expr):
 def to_text(e: E.Expr) -> str:
     """``e`` in matcalc's input syntax."""
     return _print(e)[0]
+
+
+# Printing a node prints its text; registered here so that expr.py needs no printer.
+E.Expr.__str__ = to_text
