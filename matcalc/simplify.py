@@ -684,7 +684,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
     return go(e)
 
 
-class SimplifyBudgetError(RuntimeError):
+class SimplifyBudgetError(ValueError):
     pass
 
 

@@ -25,13 +25,17 @@ import numpy as np
 
 
 def _softmax(z):
-    e = np.exp(z - np.max(z, axis=0, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
+    e = z - np.max(z, axis=0, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=0, keepdims=True)
+    return e
 
 
 def _logsumexp(z):
     m = np.max(z, axis=0, keepdims=True)
-    return m + np.log(np.sum(np.exp(z - m), axis=0, keepdims=True))
+    e = z - m
+    np.exp(e, out=e)
+    return m + np.log(np.sum(e, axis=0, keepdims=True))
 
 
 def _log_softmax(z):
@@ -76,6 +80,19 @@ def _num(v) -> str:
     return repr(float(v))
 
 
+def _add(e: E.Add, c: Callable) -> str:
+    """a - b rather than a + (-1.0 * b)."""
+    out = []
+    for i, t in enumerate(e.args):
+        neg = isinstance(t, E.MatMul) and isinstance(t.args[0], E.Const) and t.args[0].value < 0
+        if neg:
+            pos = E.matmul(E.const(-t.args[0].value), *t.args[1:])
+            out.append(("-" if i == 0 else " - ") + c(pos))
+        else:
+            out.append(("" if i == 0 else " + ") + c(t))
+    return "(" + "".join(out) + ")"
+
+
 def _matmul(e: E.MatMul, c: Callable):
     scal = [f for f in e.args if f.is_scalar]
     chain = [f for f in e.args if not f.is_scalar]
@@ -113,7 +130,7 @@ EMITTERS: dict[type, Callable] = {
     E.Ones: lambda e, c: f"np.ones(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
     E.Zero: lambda e, c: f"np.zeros(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
     E.Commutation: lambda e, c: f"_commutation({dim_code(e.args[0])}, {dim_code(e.args[1])}, _dt)",
-    E.Add: lambda e, c: "(" + " + ".join(c(t) for t in e.args) + ")",
+    E.Add: lambda e, c: _add(e, c),
     E.MatMul: _matmul,
     E.Hadamard: lambda e, c: "(" + " * ".join(c(f) for f in e.args) + ")",
     E.Kron: lambda e, c: f"np.kron({c(e.args[0])}, {c(e.args[1])})",
