@@ -7,7 +7,8 @@ starts with a lower-case one, and a scalar when it is a common scalar name
 (``lam``, ``alpha``, ...), a dimension symbol, or used where only a scalar fits
 (a divisor, an exponent, ``vector(c)``).  Inferred dimensions are never 1, so
 ``x*A`` with x n x 1 is a shape error rather than an outer product.  Every
-result reports the shapes it used.
+result reports the shapes it used.  ``eye()`` with no argument is a square
+identity sized from its context, like ``vector(c)`` (LaTeX's bare ``I``).
 """
 
 from __future__ import annotations
@@ -291,6 +292,10 @@ class _Inferrer:
     def call(self, n: Node):
         f = n.value
         args = n.args
+        if f == "eye" and not args:  # eye(): a square identity sized from context
+            d = D()
+            self.const_nodes[id(n)] = (d, d)
+            return (d, d)
         if f in ("eye",):
             a = args[0]
             if a.kind == "number":
@@ -382,7 +387,7 @@ def _check_calls(tree: Node, text: str):
             if n.value not in FUNCTION_ARITY:
                 raise ParseError(f"unknown function {n.value!r}", text, n.start + 1)
             want = FUNCTION_ARITY[n.value]
-            if len(n.args) != want:
+            if len(n.args) != want and not (n.value == "eye" and not n.args):
                 s = "" if want == 1 else "s"
                 raise ParseError(f"{n.value} takes {want} argument{s}, got {len(n.args)}", text, n.start + 1)
         elif n.kind == "name" and n.value in FUNCTION_ARITY:
@@ -421,7 +426,17 @@ def parse(text: str, shapes: dict | None = None, assume: dict | None = None, kno
     >>> p.shapes_note()
     'A: nxn, x: nx1'
     """
-    tree = parse_tree(text)
+    return build_parsed(parse_tree(text), text, shapes, assume, known)
+
+
+def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict | None = None,
+                 known: set | None = None) -> Parsed:
+    """Infer the shapes of an already parsed AST and build the expression.
+
+    ``text`` is the source the node offsets point into (plain text or LaTeX);
+    it is used for error messages only.  Shared by :func:`parse` and
+    :func:`matcalc.parse.latex.parse_latex`.
+    """
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
     declared = {k: parse_shape(v) for k, v in (shapes or {}).items()}
@@ -600,6 +615,8 @@ class _Builder:
 
     def call(self, n: Node) -> E.Expr:
         f = n.value
+        if f == "eye" and not n.args:
+            return E.Identity(self._context_shape(n)[0])
         if f == "eye":
             a = n.args[0]
             return E.Identity(_int_literal(a) if a.kind == "number" else a.value)

@@ -1,0 +1,728 @@
+r"""LaTeX input: what students write, parsed into the plain-text parser's AST.
+
+A separate lark LALR grammar reads LaTeX math and :class:`_ToNode` turns its
+tree into the same :class:`~matcalc.parse.grammar.Node` tree that the
+plain-text grammar produces; shape inference and the build step are then
+shared (:func:`matcalc.parse.text.build_parsed`).
+
+What it reads, with its plain-text meaning:
+
+- names are single letters (``Ax`` is ``A*x``), Greek letters (``\lambda`` is
+  ``lambda``), upright words (``\mathrm{loss}``), with bold ignored
+  (``\mathbf{v}``, ``\boldsymbol{\theta}``, ``\bm{x}``) and subscripts kept
+  (``W_1`` is ``W_1``, ``W^{[l]}`` and ``W^{(l)}`` are ``W_l``);
+- juxtaposition, ``\cdot``, ``\times`` and ``*`` multiply; ``/``, ``\frac``,
+  ``\tfrac``, ``\dfrac`` divide; ``\odot`` and ``\circ`` are ``.*``;
+  ``\otimes`` is ``kron``;
+- ``^T``, ``^\top``, ``^{\mathsf T}``, ``^\intercal`` and ``'`` transpose;
+  ``X^{-1}`` is ``X^-1`` (the inverse of a matrix), ``X^{-T}`` is ``inv(X)'``;
+  ``e^{x}`` is ``exp(x)``;
+- ``\exp \log \ln \sin \cos \tanh \det \sqrt``, ``\sigma(...)`` (sigmoid; a
+  ``\sigma`` not followed by a parenthesis is a name), and any matcalc
+  function as ``\operatorname{...}``, ``\mathrm{...}`` or ``\text{...}``.
+  A function without parentheses takes the factors that follow it, up to the
+  next operator or function (``\operatorname{tr} A B`` is ``tr(A*B)``,
+  ``\sin x \cos x`` is ``sin(x)*cos(x)``); ``\log\det X`` is ``logdet(X)``;
+- ``\|x\|``, ``\|x\|_2``, ``\lVert x \rVert`` are ``norm2``; ``\|x\|_1`` is
+  ``norm1``; ``\|W\|_F`` is ``normF``; ``|x|`` is ``abs``;
+- ``I`` is the identity sized from context (``eye()``), ``I_n`` is
+  ``eye(n)``; ``\mathbf{1}`` is the ones vector ``vector(1)``;
+- ``\sum_i x_i``, ``\sum_{i,j} W_{ij}``, ``\sum_{i=1}^{n}`` are sums of all
+  entries: inside the sum, names subscripted with exactly the sum's indices
+  stand for the whole array and products and powers become elementwise
+  (``\sum_i w_i x_i^2`` is ``sum(w.*x.^2)``);
+- ``\left``/``\right``, ``\big`` and friends, spacing (``\, \; \! \quad``),
+  ``$...$``, ``$$...$$``, ``\[...\]`` and a trailing ``.`` or ``,`` are ignored.
+
+Anything else is a :class:`~matcalc.parse.grammar.ParseError` that names the
+command and its column.  The input is bounded like the plain-text parser's
+(``MAX_LENGTH`` characters, ``MAX_DEPTH`` levels of nesting).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .grammar import MAX_DEPTH, MAX_LENGTH, Node, ParseError, _depth
+from .text import ELEMENTWISE, FUNCTION_ARITY, Parsed, build_parsed
+
+# -- vocabulary -----------------------------------------------------------------
+
+GREEK = {
+    **{g: g for g in (
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi rho sigma tau "
+        "upsilon phi chi psi omega ell Gamma Delta Theta Lambda Xi Sigma Upsilon Phi Psi Omega"
+    ).split()},
+    "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varphi": "phi", "varsigma": "sigma",
+}
+
+# function words, as written after \operatorname, \mathrm or \text, or before "(";
+# looked up as written, then in lower case
+FUNCTIONS = {
+    **{f: f for f in FUNCTION_ARITY if f not in ("commutation", "eye", "vector", "matrix")},
+    "ln": "log", "sgn": "sign", "trace": "tr", "lse": "logsumexp", "frobenius": "normF",
+}
+# function commands of LaTeX itself (\tr, \diag and \sgn are common macros)
+COMMAND_FUNCTIONS = {
+    "exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos", "tanh": "tanh", "det": "det",
+    "tr": "tr", "Tr": "tr", "diag": "diag", "sgn": "sign",
+}
+PRODUCT_OPS = {
+    "*": "*", r"\cdot": "*", r"\times": "*", r"\ast": "*", "/": "/", r"\div": "/",
+    r"\odot": ".*", r"\circ": ".*", r"\oslash": "./", r"\otimes": "kron",
+}
+NORMS = {"": "norm2", "2": "norm2", "1": "norm1", "F": "normF", "fro": "normF", "Frobenius": "normF"}
+DECORATIONS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "tilde": "tilde", "widetilde": "tilde"}
+
+
+def _words(names) -> str:
+    return "|".join(sorted(names, key=lambda s: (-len(s), s)))
+
+
+_END = r"(?![A-Za-z])"  # a command name ends at a non-letter
+_PAREN_AHEAD = r"(?=\s*(?:\\(?:left|[bB]igg?l?)(?![A-Za-z])\s*)?\()"  # "(", perhaps after \left or \bigl
+_ROMAN = r"\\(?:operatorname\*?|mathrm|textrm|text|mathit|textit|mathsf|textsf)\s*"
+
+# -- grammar ----------------------------------------------------------------------
+#
+# \odot, \circ, \oslash and \otimes bind more loosely than the product, so
+# that y \odot Xw is y .* (X*w).  Rules ending in _@ exist twice: _n for the normal context and _b for the
+# inside of |...| and \|...\|, where a factor juxtaposed to the previous one
+# may not start with a bar (so that the bar closes).  A product is a chain of
+# factors; a function without parentheses (bare_@) takes the factors after it
+# up to the next function or operator, so only a function or an operator may
+# follow it; a \sum (or a function of one, sumbare_@) takes the rest of the
+# product and of the Hadamard product, so nothing may follow it (sproduct_@).
+
+_CONTEXT_RULES = r"""
+?sum_@: hadamard_@ ((PLUS | MINUS) hadamard_@)*
+?hadamard_@: _ha_@ | _ha_@ HADOP sproduct_@ | sproduct_@
+_ha_@: product_@ | _ha_@ HADOP product_@
+?product_@: _pa_@ | _pb_@
+?sproduct_@: _ps_@
+_pa_@: signed
+     | _pa_@ MULOP signed | _pb_@ MULOP signed
+     | _pa_@ f_juxt_@ | _pa_@ f_func | _pb_@ f_func
+_pb_@: signed_bare_@
+     | _pa_@ MULOP signed_bare_@ | _pb_@ MULOP signed_bare_@
+     | _pa_@ bare_@ | _pb_@ bare_@
+_ps_@: signed_sum_@
+     | _pa_@ MULOP signed_sum_@ | _pb_@ MULOP signed_sum_@
+     | _pa_@ _rest_@ | _pb_@ _rest_@
+?signed_bare_@: bare_@ | MINUS signed_bare_@ -> neg | PLUS signed_bare_@ -> pos
+?signed_sum_@: _rest_@ | MINUS signed_sum_@ -> neg | PLUS signed_sum_@ -> pos
+_rest_@: bigsum_@ | sumbare_@
+bare_@: FUNC (f_first f_juxt_@* | bare_@)
+sumbare_@: FUNC (bigsum_@ | sumbare_@)
+bigsum_@: SUM limits hadamard_@
+"""
+
+_COMMON_RULES = r"""
+?start: sum_n
+?signed: f_any | MINUS signed -> neg | PLUS signed -> pos
+
+?f_any: (_atom | group | _bar | call) _script*
+?f_juxt_n: (_atom | group | _bar) _script*
+?f_juxt_b: (_atom | group) _script*
+?f_func: call _script*
+?f_first: (_atom | _bar | call) _script*
+
+_atom: number | letter | greek | word | bold | decor | frac | sqrt | bracket | brace | abs_lr | norm_lr
+_bar: abs_bar | norm_bar
+number: NUMBER
+digit: DIGIT
+letter: LETTER
+greek: GREEK
+word: WORDNAME
+bold: FONT _farg
+decor: DECOR _farg
+frac: FRAC (DIGIT | LETTER | GREEK | "{" sum_n "}") _farg
+sqrt: SQRT _farg
+_farg: brace | digit | letter | greek
+group: "(" sum_n ")"
+bracket: "[" sum_n "]"
+brace: "{" sum_n "}"
+abs_lr: LABS sum_n RABS
+norm_lr: LNORM sum_n RNORM
+abs_bar: ABSBAR sum_b ABSBAR
+norm_bar: NORMBAR sum_b NORMBAR
+call: FUNC "(" sum_n ("," sum_n)* ")"
+
+_script: sup | sub | prime
+sup: "^" (digit | letter | greek | tmark | sneg | brace | tbrace)
+sub: "_" (digit | letter | greek | word | subbrace)
+prime: "'"
+tmark: TMARK
+sneg: MINUS (digit | letter | tmark)
+tbrace: "{" MINUS? tmark "}"
+subbrace: "{" (LETTER | NUMBER | GREEK | WORDNAME | ",")+ "}"
+
+limits: "_" LETTER ("^" _bound)?
+      | "_" "{" LETTER+ ("," LETTER+)* ("=" sum_n)? "}" ("^" _bound)?
+_bound: digit | letter | greek | brace
+
+NUMBER: /(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/
+DIGIT: /\d/
+LETTER: /[A-Za-z]/
+PLUS: "+"
+MINUS: /-|\u2212/
+"""
+
+_TERMINALS = {
+    # name.priority: regex; a higher priority wins where two terminals match
+    "TMARK.4": rf"\\(?:top|intercal|transpose){_END}|\\(?:mathsf|mathrm|rm|sf|text|textsf)\s*(?:\{{\s*T\s*\}}|T{_END})",
+    "FUNC.3": (
+        rf"\\(?:{_words(COMMAND_FUNCTIONS)}){_END}"
+        rf"|\\sigma{_PAREN_AHEAD}"
+        rf"|\\operatorname\*?\s*\{{\s*[A-Za-z][A-Za-z0-9]*\s*\}}"
+        rf"|{_ROMAN}\{{\s*(?i:{_words(FUNCTIONS)})\s*\}}"
+        rf"|(?<![A-Za-z\\])(?i:{_words(FUNCTIONS)}){_PAREN_AHEAD}"
+    ),
+    "NORMBAR.2": rf"\\\||\|\||\\Vert{_END}",
+    "WORDNAME.1": rf"{_ROMAN}\{{\s*[A-Za-z][A-Za-z0-9]*\s*\}}",
+    "GREEK": rf"\\(?:{_words(GREEK)}){_END}",
+    "FONT": rf"\\(?:mathbf|boldsymbol|bm|pmb|mathbfit|vec|mathbb|mathcal|textbf|bf){_END}",
+    "DECOR": rf"\\(?:{_words(DECORATIONS)}){_END}",
+    "FRAC": rf"\\[dtc]?frac{_END}",
+    "SQRT": rf"\\sqrt{_END}",
+    "SUM": rf"\\sum{_END}",
+    "MULOP": rf"\\(?:cdot|times|ast|div){_END}|\*|/",
+    "HADOP": rf"\\(?:odot|circ|oslash|otimes){_END}",
+    "ABSBAR": rf"\||\\vert{_END}",
+    "LABS": rf"\\lvert{_END}",
+    "RABS": rf"\\rvert{_END}",
+    "LNORM": rf"\\lVert{_END}",
+    "RNORM": rf"\\rVert{_END}",
+    # ignored: sizing and \left/\right (the delimiter after them is what counts), spacing, style
+    "SKIP": (
+        r"\\(?:left|right)\s*\."
+        rf"|\\(?:left|right|middle|[bB]igg?[lrm]?){_END}"
+        rf"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|quad|qquad){_END}"
+        r"|\\[,;:! ]|~"
+    ),
+}
+
+
+def _grammar() -> str:
+    rules = _COMMON_RULES + "".join(_CONTEXT_RULES.replace("@", c) for c in "nb")
+    terminals = "".join(f"{name}: /{regex.replace('/', chr(92) + '/')}/\n" for name, regex in _TERMINALS.items())
+    return rules + terminals + "%import common.WS\n%ignore WS\n%ignore SKIP\n"
+
+
+GRAMMAR = _grammar()
+_PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+
+# closing delimiters, named in "expected ..." hints
+_CLOSERS = {"RPAR": "')'", "RSQB": "']'", "RBRACE": "'}'", "RABS": r"'\rvert'", "RNORM": r"'\rVert'"}
+
+
+# -- public entry point --------------------------------------------------------------
+
+
+def parse_latex(text: str, shapes: dict | None = None, assume: dict | None = None,
+                known: set | None = None) -> Parsed:
+    r"""Parse LaTeX math into a matcalc expression with shapes.
+
+    Takes the same ``shapes``, ``assume`` and ``known`` as
+    :func:`matcalc.parse.parse` and gives the same result as the plain-text
+    twin of the formula.
+
+    >>> p = parse_latex(r"$\mathbf{v}^\top A \mathbf{v}$")
+    >>> p.shapes_note()
+    'A: nxn, v: nx1'
+    >>> from matcalc.parse import parse
+    >>> p.expr == parse("v'*A*v").expr
+    True
+    >>> parse_latex(r"\frac{\lambda}{2m}\|W\|_F^2", shapes={"W": "k x p"}).expr == \
+    ...     parse("lambda/(2*m)*normF(W)^2", shapes={"W": "k x p"}).expr
+    True
+    """
+    tree = parse_latex_tree(text, declared=set(shapes or ()) | set(known or ()))
+    return build_parsed(tree, text, shapes, assume, known)
+
+
+def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
+    """The plain-text AST of a LaTeX formula.
+
+    ``e`` and ``I`` are Euler's number and the identity unless ``declared``
+    holds them as names.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected the expression as text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    src = _blank_delimiters(text)
+    if not src.strip():
+        raise ParseError("the expression is empty")
+    _check_nesting(src, text)
+    try:
+        tree = _PARSER.parse(src)
+    except UnexpectedCharacters as e:
+        raise _unexpected_character(src, e.pos_in_stream, text) from None
+    except UnexpectedToken as e:
+        raise _unexpected_token(src, e, text) from None
+    except UnexpectedEOF:  # pragma: no cover - the LALR parser reports the end as a token
+        raise ParseError("unexpected end of input", text, len(text) + 1) from None
+    except UnexpectedInput as e:  # pragma: no cover - the ones above cover lark's errors
+        raise ParseError("syntax error", text, getattr(e, "column", None)) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+    return _ToNode(text, declared).node(tree)
+
+
+# -- before and after the parser ----------------------------------------------------------
+
+
+def _blank_delimiters(text: str) -> str:
+    """Blank out $...$, $$...$$, \\[...\\], \\(...\\) and trailing punctuation, keeping offsets."""
+    chars = list(text)
+
+    def span():
+        body = "".join(chars)
+        i = len(body) - len(body.lstrip())
+        j = len(body.rstrip())
+        return i, j
+
+    def blank(a, b):
+        chars[a:b] = " " * (b - a)
+
+    for _ in range(2):  # punctuation may sit outside the dollars or inside them
+        i, j = span()
+        if j > i and chars[j - 1] in ".,;" and not re.search(r"\\[A-Za-z]*$|\d$", "".join(chars[i:j - 1])):
+            blank(j - 1, j)
+            i, j = span()
+        body = "".join(chars[i:j])
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)")):
+            if body.startswith(left) and body.endswith(right) and len(body) >= len(left) + len(right):
+                blank(i, i + len(left))
+                blank(j - len(right), j)
+                break
+    return "".join(chars)
+
+
+def _check_nesting(src: str, text: str) -> None:
+    """Braces must balance; brackets of all kinds may nest at most MAX_DEPTH deep."""
+    opened: list[int] = []
+    depth = 0
+    escaped = False
+    for i, ch in enumerate(src):
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep", text, i + 1)
+            if ch == "{":
+                opened.append(i)
+        elif ch in ")]}":
+            depth -= 1
+            if ch == "}":
+                if not opened:
+                    raise ParseError("unbalanced braces: '}' has no matching '{'", text, i + 1)
+                opened.pop()
+    if opened:
+        raise ParseError("unbalanced braces: '{' is never closed", text, opened[-1] + 1)
+
+
+def _unexpected_character(src: str, pos: int, text: str) -> ParseError:
+    m = re.match(r"\\(?:[A-Za-z]+|.)", src[pos:])
+    if m:
+        return ParseError(f"unsupported LaTeX command {m.group(0)}", text, pos + 1)
+    ch = src[pos] if pos < len(src) else ""
+    return ParseError(f"unexpected character {ch!r}", text, pos + 1)
+
+
+def _unexpected_token(src: str, e: UnexpectedToken, text: str) -> ParseError:
+    expected = set(e.expected or ())
+    closers = [_CLOSERS[t] for t in sorted(expected) if t in _CLOSERS]
+    at_end = e.token.type == "$END"
+    pos = len(src.rstrip()) if at_end else e.token.start_pos
+    what = "end of input" if at_end else f"'{e.token}'"
+    if "LBRACE" in expected and not closers:  # a command such as \frac is short of an argument
+        cmd = re.findall(r"\\[A-Za-z]+", src[:pos])
+        if cmd and at_end:
+            return ParseError(f"{cmd[-1]} is missing an argument", text, pos + 1)
+        if cmd:
+            return ParseError(f"unexpected {what} after {cmd[-1]}, expected an argument in braces", text, pos + 1)
+    hint = f", expected {' or '.join(closers)}" if closers and len(closers) <= 2 else ""
+    return ParseError(f"unexpected {what}{hint}", text, pos + 1)
+
+
+# -- from the LaTeX tree to the plain-text AST -------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    """One \\sum: its indices, whether they were used, the nodes that stand for entries."""
+
+    indices: tuple
+    used: bool = False
+    entries: set = field(default_factory=set)  # ids of Nodes that came from x_i
+
+
+def _kind(t) -> str:
+    """The rule name without its context suffix; every factor rule is "factor"."""
+    k = t.data
+    if k.startswith("f_"):
+        return "factor"
+    if k.endswith(("_n", "_b")):
+        k = k[:-2]
+    return {"abs_lr": "abs", "abs_bar": "abs", "norm_lr": "norm", "norm_bar": "norm",
+            "bracket": "group", "brace": "group", "sumbare": "bare", "sproduct": "product",
+            "hadamard": "product"}.get(k, k)
+
+
+def _span(t) -> tuple[int, int]:
+    if isinstance(t, Token):
+        return t.start_pos, t.end_pos
+    return (t.meta.start_pos, t.meta.end_pos) if not t.meta.empty else (0, 0)
+
+
+def _roman(tok: str) -> str:
+    """The word inside \\mathrm{...} and friends."""
+    return tok[tok.index("{") + 1:tok.rindex("}")].strip()
+
+
+class _ToNode:
+    """Converts the lark tree top-down (sums need to know their indices below them)."""
+
+    def __init__(self, text: str, declared: set):
+        self.text = text
+        self.declared = declared
+        self.scopes: list[_Scope] = []
+
+    def fail(self, message: str, pos: int) -> ParseError:
+        return ParseError(message, self.text, pos + 1)
+
+    def node(self, t) -> Node:
+        return getattr(self, "_" + _kind(t))(t)
+
+    # -- leaves and names --
+
+    def _number(self, t):
+        return Node("number", value=str(t.children[0]), start=t.meta.start_pos, end=t.meta.end_pos)
+
+    _digit = _number
+
+    def _letter(self, t):
+        return self.name(self.base_name(t), [], *_span(t))
+
+    _greek = _word = _letter
+
+    def _decor(self, t):
+        if self.base_name(t) is None:
+            raise self.fail(f"{t.children[0]} is only supported on a name", t.meta.start_pos)
+        return self._letter(t)
+
+    def _bold(self, t):
+        inner = t.children[1]
+        if self.base_name(inner) is not None:
+            return self.name(self.base_name(inner), [], *_span(t))
+        value = self.node(inner)
+        while value.kind == "group":
+            value = value.args[0]
+        if value.kind == "number" and value.value in ("0", "1"):  # \mathbf{1}: the ones vector
+            return Node("call", [value], value="vector", start=t.meta.start_pos, end=t.meta.end_pos)
+        return value  # bold type on anything else changes nothing
+
+    def base_name(self, t) -> str | None:
+        """The name a name-like atom spells (``\\mathbf{x}`` is x, ``\\hat{y}`` is yhat), else None."""
+        k = _kind(t)
+        if k == "letter":
+            return str(t.children[0])
+        if k == "greek":
+            return GREEK[str(t.children[0])[1:]]
+        if k == "word":
+            return _roman(str(t.children[0]))
+        if k == "bold":
+            return self.base_name(t.children[1])
+        if k == "decor":
+            inner = self.base_name(t.children[1])
+            return None if inner is None else inner + DECORATIONS[str(t.children[0])[1:]]
+        if k == "group" and t.data == "brace":
+            return self.base_name(t.children[0])
+        return None
+
+    def name(self, base: str, parts: list, start: int, end: int) -> Node:
+        """A name with subscript parts: x_i inside \\sum_i is x; I and I_n are identities."""
+        sub = "".join(parts)
+        if self.scopes and parts:
+            scope = self.scopes[-1]
+            outer = {i for s in self.scopes[:-1] for i in s.indices} - set(scope.indices)
+            if outer & set(parts):
+                raise self.fail(f"{base}_{{{sub}}} uses the index of an enclosing sum; write one sum "
+                                f"such as \\sum_{{i,j}} instead of nesting", start)
+            if set(parts) & set(scope.indices):
+                if tuple(parts) != scope.indices:
+                    raise self.fail(f"{base}_{{{sub}}} must be indexed by all the indices of its sum, in order "
+                                    f"({','.join(scope.indices)}); only sums of all entries are supported", start)
+                scope.used = True
+                n = self.name(base, [], start, end)
+                scope.entries.add(id(n))
+                return n
+        if base == "I" and "I" not in self.declared:
+            if not parts:
+                return Node("call", [], value="eye", start=start, end=end)
+            if len(parts) == 1:
+                size = Node("number" if parts[0].isdigit() else "name", value=parts[0], start=start, end=end)
+                return Node("call", [size], value="eye", start=start, end=end)
+        value = f"{base}_{sub}" if parts else base
+        if not value.isidentifier():
+            raise self.fail(f"cannot use {value!r} as a name", start)
+        return Node("name", value=value, start=start, end=end)
+
+    # -- factors: an atom with sub- and superscripts --
+
+    def _factor(self, t):
+        atom, scripts = t.children[0], t.children[1:]
+        subs: list = []
+        sups: list = []
+        for s in scripts:
+            label = self.label(s) if not sups and self.base_name(atom) is not None else None
+            if s.data == "sub":
+                subs.append(self.sub_parts(s))
+            elif label is not None:  # W^{[l]}, x^{(i)}: a layer or sample label, like a subscript
+                subs.append([label])
+            else:
+                sups.append(s)
+        start = t.meta.start_pos
+        node = self.subscripted(atom, subs, scripts) if subs else self.node(atom)
+        for s in sups:
+            node = self.superscript(node, s, start)
+        return node
+
+    def sub_parts(self, s) -> list:
+        (arg,) = s.children  # a subbrace or a one-token rule: either way, tokens
+        parts = []
+        for tok in arg.children:
+            v = str(tok)
+            if tok.type == "GREEK":
+                v = GREEK[v[1:]]
+            elif tok.type == "WORDNAME":
+                v = _roman(v)
+            parts.append(v)
+        return parts
+
+    def label(self, s):
+        """The l of ^{[l]} or ^{(l)}, else None."""
+        if s.data != "sup" or _kind(s.children[0]) != "group":
+            return None
+        inner = s.children[0].children[0]
+        if inner.data in ("group", "bracket") and inner.children[0].data in ("letter", "number"):
+            return str(inner.children[0].children[0])
+        return None
+
+    def subscripted(self, atom, subs: list, scripts) -> Node:
+        start, end = _span(atom)
+        end = max([end] + [_span(s)[1] for s in scripts if s.data == "sub"])
+        parts = [p for sub in subs for p in sub]
+        k = _kind(atom)
+        if k == "norm":
+            p = "".join(parts)
+            if len(subs) != 1 or p not in NORMS:
+                raise self.fail(f"unsupported norm subscript {p!r}; use _1, _2 or _F", start)
+            return self.call(NORMS[p], [self.node(atom.children[1])], start, end)
+        base = self.base_name(atom)
+        if base is not None:
+            return self.name(base, parts, start, end)
+        n = self.node(atom)
+        if n.kind == "call" and n.value == "vector":  # \mathbf{1}_n: its size comes from context anyway
+            return n
+        sub_at = next(s for s in scripts if s.data == "sub")
+        raise self.fail("a subscript is only supported on a name, a norm, I or \\mathbf{1}", sub_at.meta.start_pos)
+
+    def superscript(self, base: Node, s, start: int) -> Node:
+        end = s.meta.end_pos
+        if s.data == "prime":
+            return Node("transpose", [base], start=start, end=end)
+        arg, negated = self.exponent(s.children[0])
+        if self.is_t(arg):  # ^T, ^{-T}
+            if negated:
+                minus_one = Node("neg", [Node("number", value="1", start=start, end=end)], start=start, end=end)
+                base = self.pow(base, minus_one, start, end)
+            return Node("transpose", [base], start=start, end=end)
+        exponent = self.node(arg)
+        if arg.data == "brace":  # x^{2}: the braces only delimit
+            exponent = exponent.args[0]
+        if negated:
+            exponent = Node("neg", [exponent], start=exponent.start, end=exponent.end)
+        if base.kind == "name" and base.value == "e" and "e" not in self.declared:
+            return self.call("exp", [exponent], start, end)
+        return self.pow(base, exponent, start, end)
+
+    def exponent(self, arg) -> tuple:
+        """A superscript as (tree, negated): ^-1, ^{-T} and ^{-\\top} are negated 1, T and \\top."""
+        if arg.data in ("tbrace", "sneg"):
+            return arg.children[-1], isinstance(arg.children[0], Token)
+        if arg.data == "brace":
+            inner = arg.children[0]
+            if self.is_t(inner):
+                return inner, False
+            if inner.data == "neg" and self.is_t(inner.children[1]):
+                return inner.children[1], True
+        return arg, False
+
+    @staticmethod
+    def is_t(t) -> bool:
+        return _kind(t) == "tmark" or (_kind(t) == "letter" and str(t.children[0]) == "T")
+
+    def pow(self, base: Node, exponent: Node, start: int, end: int) -> Node:
+        op = ".^" if self.touches(base) else "^"
+        return Node("pow", [base, exponent], value=op, start=start, end=end)
+
+    # -- operators --
+
+    def _sum(self, t):
+        items = [self.node(c) for c in t.children if isinstance(c, Tree)]
+        ops = ["+" if c.type == "PLUS" else "-" for c in t.children if isinstance(c, Token)]
+        return Node("sum", items, value=ops, start=t.meta.start_pos, end=t.meta.end_pos)
+
+    def _product(self, t):
+        items, ops, pending = [], [], "*"
+        for c in t.children:
+            if isinstance(c, Token):
+                pending = PRODUCT_OPS[re.sub(r"\s", "", str(c))]
+                continue
+            if items:
+                ops.append(pending)
+            items.append(self.node(c))
+            pending = "*"
+        return self.chain(items, ops)
+
+    def chain(self, items: list, ops: list) -> Node:
+        """An n-ary product; kron folds to the left; inside a sum, products of entries are elementwise."""
+        run, run_ops = [items[0]], []
+        entries = self.touches(items[0])  # whether the run so far holds an entry
+        for op, item in zip(ops, items[1:]):
+            if op == "kron":
+                left = self.collapse(run, run_ops)
+                run, run_ops = [self.call("kron", [left, item], left.start, item.end)], []
+                entries = self.touches(run[0])
+                continue
+            entries = self.touches(item) or entries
+            if op in ("*", "/") and entries:
+                op = "." + op
+            run.append(item)
+            run_ops.append(op)
+        return self.collapse(run, run_ops)
+
+    @staticmethod
+    def collapse(items: list, ops: list) -> Node:
+        if not ops:
+            return items[0]
+        return Node("product", items, value=ops, start=items[0].start, end=items[-1].end)
+
+    def _neg(self, t):
+        return Node(t.data, [self.node(t.children[1])], start=t.meta.start_pos, end=t.meta.end_pos)
+
+    _pos = _neg
+
+    def _group(self, t):
+        return Node("group", [self.node(t.children[0])], start=t.meta.start_pos, end=t.meta.end_pos)
+
+    def _frac(self, t):
+        num, den = (self.token_or_node(c) for c in t.children[1:])
+        return self.chain([num, den], ["/"])
+
+    def token_or_node(self, c) -> Node:
+        """A \\frac numerator: a tree, or a lone DIGIT, LETTER or GREEK token (\\frac12, \\frac\\lambda m)."""
+        if isinstance(c, Tree):
+            return self.node(c)
+        if c.type == "DIGIT":
+            return Node("number", value=str(c), start=c.start_pos, end=c.end_pos)
+        base = GREEK[str(c)[1:]] if c.type == "GREEK" else str(c)
+        return self.name(base, [], c.start_pos, c.end_pos)
+
+    def _sqrt(self, t):
+        return self.call("sqrt", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
+
+    def _abs(self, t):
+        return self.call("abs", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
+
+    def _norm(self, t):
+        return self.call("norm2", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
+
+    # -- functions --
+
+    def _call(self, t):
+        f = self.function(t.children[0])
+        args = [self.node(c) for c in t.children[1:]]
+        return self.call(f, args, t.meta.start_pos, t.meta.end_pos)
+
+    def _bare(self, t):
+        f = self.function(t.children[0])
+        arg = self.chain([self.node(c) for c in t.children[1:]], ["*"] * (len(t.children) - 2))
+        return self.call(f, [arg], t.meta.start_pos, t.meta.end_pos)
+
+    def function(self, tok: Token) -> str:
+        s = str(tok)
+        if "{" in s:
+            word = _roman(s)
+        else:
+            word = s[1:] if s.startswith("\\") else s
+            if word in COMMAND_FUNCTIONS:
+                return COMMAND_FUNCTIONS[word]
+            if word == "sigma":
+                return "sigmoid"
+        f = FUNCTIONS.get(word) or FUNCTIONS.get(word.lower())
+        if f is None:
+            raise self.fail(f"unknown function {word!r}; known: {', '.join(sorted(set(FUNCTIONS.values())))}",
+                            tok.start_pos)
+        return f
+
+    def call(self, f: str, args: list, start: int, end: int) -> Node:
+        if f == "log" and len(args) == 1:  # \log\det X is logdet(X)
+            a = args[0]
+            while a.kind == "group":
+                a = a.args[0]
+            if a.kind == "call" and a.value == "det":
+                f, args = "logdet", a.args
+        if f not in ELEMENTWISE and any(self.touches(a) for a in args):
+            raise self.fail(f"{f} of an indexed entry inside a sum is not supported; "
+                            f"only elementwise functions can be summed entry by entry", start)
+        return Node("call", args, value=f, start=start, end=end)
+
+    # -- sums of entries --
+
+    def _bigsum(self, t):
+        start = t.meta.start_pos
+        indices: list = []
+        body = t
+        while _kind(body) == "bigsum":  # \sum_i \sum_j is \sum_{i,j}
+            _, limits, body = body.children
+            indices += [str(c) for c in limits.children if isinstance(c, Token)]
+        for i in indices:
+            if indices.count(i) > 1:
+                raise self.fail(f"the index {i} is used twice", start)
+        scope = _Scope(tuple(indices))
+        self.scopes.append(scope)
+        try:
+            inner = self.node(body)
+        finally:
+            self.scopes.pop()
+        if not scope.used:
+            idx = ",".join(indices)
+            raise self.fail(f"the summand of \\sum_{{{idx}}} has no entry indexed by {idx}; only sums of all entries "
+                            f"(such as \\sum_{{{idx}}} x_{{{indices[0] if len(indices) == 1 else ''.join(indices)}}}) "
+                            f"are supported", start)
+        return Node("call", [inner], value="sum", start=start, end=t.meta.end_pos)
+
+    def touches(self, n: Node) -> bool:
+        """Whether the node holds an entry x_i of the innermost sum (outside a non-elementwise call)."""
+        if not self.scopes:
+            return False
+        entries = self.scopes[-1].entries
+        stack = [n]
+        while stack:
+            m = stack.pop()
+            if id(m) in entries:
+                return True
+            stack.extend(m.args)
+        return False
