@@ -16,6 +16,9 @@ from .api import Derivative, MatcalcError, derive, hessian, jacobian
 from .derive import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse
 from .verify import Report, VerificationError
+from .train import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
+from .check import Step, StepsReport, Verdict, check, check_steps
+from .explain import Explanation, explain
 
 __version__ = "0.1.0"
 
@@ -28,6 +31,16 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedError",
     "VerificationError",
+    "SoftmaxClassifier",
+    "MulticlassSVM",
+    "LogisticClassifier",
+    "Verdict",
+    "Step",
+    "StepsReport",
+    "Explanation",
+    "check",
+    "check_steps",
+    "explain",
     "derive",
     "hessian",
     "jacobian",

@@ -59,13 +59,17 @@ def cmd_derive(args) -> int:
     return 0
 
 
+def _add_shape_options(p):
+    p.add_argument("--shape", action="append", metavar="NAME=n,m", help="declare a shape (repeatable); NAME=scalar for a scalar")
+    p.add_argument("--assume", action="append", metavar="NAME=symmetric",
+                   help="symmetric, spd, positive, invertible or onehot (repeatable)")
+
+
 def _add_derive_args(p):
     p.add_argument("expr", help="the function, e.g. \"x'*A*x\"")
     p.add_argument("--wrt", required=True, help="the variable")
     p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
-    p.add_argument("--shape", action="append", metavar="NAME=n,m", help="declare a shape (repeatable); NAME=scalar for a scalar")
-    p.add_argument("--assume", action="append", metavar="NAME=symmetric",
-                   help="symmetric, spd, positive, invertible or onehot (repeatable)")
+    _add_shape_options(p)
     p.add_argument("--format", choices=("text", "latex", "json"), default="text")
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference check")
     p.set_defaults(func=cmd_derive)
@@ -113,6 +117,134 @@ def main(argv=None) -> int:
     except USER_ERRORS as e:
         print(f"matcalc: error: {e}", file=sys.stderr)
         return 2
+
+
+# -- train (matcalc.train) -----------------------------------------------------------------
+
+
+def _batch_size(text: str):
+    if text.strip().lower() in ("full", "none", "all"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a positive integer or 'full', got {text!r}") from None
+
+
+def cmd_train(args) -> int:
+    """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
+    from .train import runner
+
+    result = runner.train_file(
+        args.data, target=args.target, model=args.model, test_size=args.test_size, seed=args.seed, out=args.out,
+        loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
+        tol=args.tol, standardize=args.standardize,
+    )
+    print(result.summary())
+    return 0
+
+
+def _add_train_command(sub) -> None:
+    p = sub.add_parser("train", help=cmd_train.__doc__, description=cmd_train.__doc__)
+    p.add_argument("data", nargs="?", default=None, help="a .csv (with a header row), .npy or .npz file")
+    p.add_argument("--target", help="the label column: a CSV column name, or an index (default: the last column; "
+                                    "for .npz, the array holding the labels, default y)")
+    p.add_argument("--model", choices=("softmax", "svm", "logistic"), default="softmax")
+    p.add_argument("--loss", choices=("hinge", "squared_hinge", "perceptron"), help="the SVM's loss (default hinge)")
+    p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
+    p.add_argument("--lam", type=float, help="regularization strength")
+    p.add_argument("--alpha", type=float, help="elastic-net mixing: alpha*L1 + (1 - alpha)*L2")
+    p.add_argument("--epochs", type=int, help="passes over the training data (at most)")
+    p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
+                   help="minibatch size, or 'full' for full-batch gradient descent")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--lr-schedule", choices=("constant", "invscaling"))
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
+    p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale features to mean 0, variance 1 (default on)")
+    p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
+    p.set_defaults(func=cmd_train, batch_size=None)
+
+
+EXTRA_COMMANDS.append(_add_train_command)
+
+
+# -- check / steps / explain (issue 3) ----------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    """Check a claimed derivative of --expr with respect to --wrt: exit 0 when correct, 1 when wrong."""
+    from .check import check
+
+    v = check(args.expr, wrt=args.wrt, claimed=args.claimed, layout=args.layout, order=args.order,
+              shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"))
+    print(json.dumps(v.to_dict(), indent=2) if args.format == "json" else v.explain(args.format))
+    return 0 if v.correct else 1
+
+
+def cmd_steps(args) -> int:
+    """Check a derivation in FILE, one step per line (see matcalc.check_steps): exit 0 when every step follows."""
+    from .check import check_steps
+
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as e:
+        raise api.MatcalcError(f"cannot read {args.file}: {e.strerror}") from None
+    r = check_steps(text, wrt=args.wrt, shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"),
+                    layout=args.layout)
+    if args.format == "json":
+        print(json.dumps(r.to_dict(), indent=2))
+    else:
+        print(r)
+        if not r.ok:
+            print(r.explain())
+    return 0 if r.ok else 1
+
+
+def cmd_explain(args) -> int:
+    """Explain the gradient of EXPR with respect to --wrt as a derivation by differentials."""
+    from .explain import explain
+
+    ex = explain(args.expr, wrt=args.wrt, layout=args.layout, shapes=_pairs(args.shape, "shape"),
+                 assume=_pairs(args.assume, "assume"))
+    print(ex.latex() if args.format == "latex" else ex.text())
+    return 0
+
+
+def _register_check_commands(sub) -> None:
+    p = sub.add_parser("check", help=cmd_check.__doc__, description=cmd_check.__doc__)
+    p.add_argument("--expr", required=True, help="the function, e.g. \"(lam/(2*m))*normF(W)^2\"")
+    p.add_argument("--wrt", required=True, help="the variable")
+    p.add_argument("--claimed", required=True, help="the claimed derivative (text or LaTeX)")
+    p.add_argument("--layout", choices=api.LAYOUTS, default=None, help="the layout asked for (default: either)")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="2 checks a claimed Hessian")
+    _add_shape_options(p)
+    p.add_argument("--format", choices=("text", "latex", "json"), default="text")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("steps", help=cmd_steps.__doc__, description=cmd_steps.__doc__)
+    p.add_argument("file", help="a text file, one step per line")
+    p.add_argument("--wrt", default=None, help="the variable for grad(...) items that do not name one")
+    p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
+    _add_shape_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_steps)
+
+    p = sub.add_parser("explain", help=cmd_explain.__doc__, description=cmd_explain.__doc__)
+    p.add_argument("expr", help="a scalar function, e.g. \"normF(W)^2\"")
+    p.add_argument("--wrt", required=True, help="the variable")
+    p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
+    _add_shape_options(p)
+    p.add_argument("--format", choices=("text", "latex"), default="text")
+    p.set_defaults(func=cmd_explain)
+
+
+EXTRA_COMMANDS.append(_register_check_commands)
 
 
 if __name__ == "__main__":  # pragma: no cover

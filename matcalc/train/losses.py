@@ -1,0 +1,255 @@
+"""The losses and regularizers of the linear classifiers, each written once.
+
+Every objective is a formula in matcalc's input syntax.  The trainer never
+sees a hand-written gradient: the first time a formula is needed it is
+derived by :func:`matcalc.derive`, **verified** against central finite
+differences (:meth:`matcalc.Derivative.verify`, random non-square shapes),
+compiled to NumPy, and cached for the rest of the process.
+
+Conventions (the lecture's, ``shared/CONVENTIONS.md``): samples are columns.
+After the bias trick ``X`` is ``(p+1) x n`` with a last row of ones, so the
+bias is the last column of ``W`` (``k x (p+1)``), or the last entry of ``w``
+(``(p+1) x 1``) for binary logistic regression.  ``Y`` is ``k x n`` with
+one-hot columns, ``y`` an ``n x 1`` vector of 0/1 labels.
+
+The regularizers act on the weights, never on the bias.  They are written
+with a constant mask ``M`` of the weight's shape: ones everywhere except a
+zero on the bias entries, so ``M.*W`` is ``W`` with its bias zeroed.
+
+Subgradients: at the kinks the compiled code uses ``step(0) = 0`` and
+``sign(0) = 0`` (``np.heaviside(z, 0)``, ``np.sign``).  So a hinge term that
+sits exactly on its margin contributes nothing, and an L1 weight that is
+exactly 0 gets the subgradient 0, a valid choice from ``[-lam, lam]``.
+
+>>> f = LOSSES["softmax"]
+>>> print(f.text)
+-(1/n)*sum(Y.*log(softmax(W*X)))
+>>> print(compiled(f).derivative)
+(1/n)*(softmax(W*X) - Y)*X'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..api import Derivative, derive
+from ..emit.numpy import Compiled, compile_expr
+from ..parse import parse
+from ..verify import Report
+
+MULTICLASS = {"W": ("k", "p"), "X": ("p", "n"), "Y": ("k", "n")}
+BINARY = {"w": ("p", 1), "X": ("p", "n"), "y": ("n", 1)}
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One objective term: its text, the variable it is minimised over, shapes and assumptions."""
+
+    name: str
+    text: str
+    wrt: str
+    shapes: dict
+    assume: dict = field(default_factory=dict)
+    doc: str = ""
+
+    @property
+    def key(self) -> tuple:
+        return (self.text, self.wrt, tuple(sorted(self.shapes.items())), tuple(sorted(self.assume.items())))
+
+
+# The correct-class score z_{y_i} of each sample: the row vector(1)'*(Y.*(W*X)) (1 x n),
+# repeated down each column by vector(1)* so that it lines up with W*X (k x n).
+_CORRECT = "vector(1)*(vector(1)'*(Y.*(W*X)))"
+
+LOSSES: dict[str, Formula] = {
+    f.name: f
+    for f in [
+        Formula("softmax", "-(1/n)*sum(Y.*log(softmax(W*X)))", "W", MULTICLASS, {"Y": "onehot"},
+                "cross-entropy of the column-wise softmax of the scores W*X"),
+        # (matrix(1) - Y) drops j = y_i from the sum; there the argument is exactly 1.
+        Formula("hinge", f"(1/n)*sum((matrix(1) - Y).*relu(W*X - {_CORRECT} + 1))", "W", MULTICLASS,
+                {"Y": "onehot"}, "multiclass SVM: sum over j != y_i of max(0, z_j - z_{y_i} + 1), margin 1"),
+        Formula("squared_hinge", f"(1/n)*sum((matrix(1) - Y).*relu(W*X - {_CORRECT} + 1).^2)", "W", MULTICLASS,
+                {"Y": "onehot"}, "multiclass SVM: sum over j != y_i of max(0, z_j - z_{y_i} + 1)^2"),
+        # Margin 0: the "- Y" puts the correct class at relu(-1) = 0, which drops j = y_i
+        # from the sum without leaving a term that sits on its kink.
+        Formula("perceptron", f"(1/n)*sum(relu(W*X - {_CORRECT} - Y))", "W", MULTICLASS, {"Y": "onehot"},
+                "multiclass perceptron: sum over j != y_i of max(0, z_j - z_{y_i})"),
+        Formula("logistic", "(1/n)*sum(softplus(X'*w) - y.*(X'*w))", "w", BINARY, {},
+                "binary cross-entropy -[y log sigmoid(z) + (1-y) log(1 - sigmoid(z))], z = X'*w"),
+    ]
+}
+
+REGULARIZERS: dict[str, str | None] = {
+    "none": None,
+    "l2": "lam*normF(M.*W)^2",
+    "l1": "lam*norm1(M.*W)",
+    "elasticnet": "lam*(alpha*norm1(M.*W) + (1 - alpha)*normF(M.*W)^2)",
+}
+
+# Scores (k x n, or an n-vector for the binary model) turned into probabilities by the
+# same emitter that compiles the losses, so they share its overflow-free softmax and sigmoid.
+PROBABILITIES: dict[str, tuple] = {"softmax": ("softmax(Z)", {"Z": ("k", "n")}),
+                                   "logistic": ("sigmoid(z)", {"z": ("n", 1)})}
+
+
+def regularizer(name: str, weight: str = "W", weight_shape: tuple = ("k", "p")) -> Formula | None:
+    """The regularizer ``name`` on the weight called ``weight`` (``None`` for ``"none"``).
+
+    The table writes every regularizer on ``W``; a model whose weight has
+    another name (``w`` for logistic regression) gets the same text with the name swapped.
+
+    >>> print(regularizer("l1", "w", ("p", 1)).text)
+    lam*norm1(M.*w)
+    """
+    if name not in REGULARIZERS:
+        raise ValueError(f"reg must be one of {', '.join(map(repr, REGULARIZERS))}, got {name!r}")
+    text = REGULARIZERS[name]
+    if text is None:
+        return None
+    text = re.sub(r"\bW\b", weight, text)
+    shapes = {weight: weight_shape, "M": weight_shape, "lam": "scalar"}
+    if "alpha" in text:
+        shapes["alpha"] = "scalar"
+    return Formula(name, text, weight, shapes, {}, "on the weights only: M zeroes the bias entries")
+
+
+@dataclass
+class CompiledFormula:
+    """A formula with its derived, verified and compiled gradient."""
+
+    formula: Formula
+    derivative: Derivative
+    gradient: Compiled
+    value: Compiled
+    report: Report
+
+    def latex(self) -> str:
+        return self.derivative.latex()
+
+
+_CACHE: dict[tuple, CompiledFormula] = {}
+_PROB_CACHE: dict[str, Compiled] = {}
+
+
+def compiled(formula: Formula) -> CompiledFormula:
+    """Derive, verify (the first time only) and compile ``formula``; cached by its text and shapes.
+
+    Raises :class:`matcalc.VerificationError` if the derived gradient disagrees
+    with finite differences.
+    """
+    hit = _CACHE.get(formula.key)
+    if hit is not None:
+        return hit
+    d = derive(formula.text, wrt=formula.wrt, shapes=formula.shapes, assume=formula.assume)
+    report = d.verify()
+    out = CompiledFormula(formula, d, d.to_numpy(), d.function_numpy(), report)
+    _CACHE[formula.key] = out
+    return out
+
+
+def probabilities(model: str) -> Compiled:
+    """The compiled map from scores to probabilities of ``model`` (``"softmax"`` or ``"logistic"``)."""
+    hit = _PROB_CACHE.get(model)
+    if hit is None:
+        text, shapes = PROBABILITIES[model]
+        p = parse(text, shapes=shapes)
+        hit = _PROB_CACHE[model] = compile_expr(p.expr, list(p.variables.values()), fname="probabilities")
+    return hit
+
+
+def bias_mask(formula: Formula, weight_shape: tuple, dtype) -> np.ndarray:
+    """Ones of ``weight_shape`` with zeros on the bias: the entries that multiply X's row of ones.
+
+    That is the last column of ``W`` (``k x (p+1)``) and the last entry of ``w`` (``(p+1) x 1``).
+    """
+    m = np.ones(weight_shape, dtype=dtype)
+    if formula.shapes[formula.wrt].index("p") == 1:
+        m[:, -1] = 0
+    else:
+        m[-1, :] = 0
+    return m
+
+
+class Objective:
+    """A loss plus a regularizer, as compiled functions of the weight and a batch of data.
+
+    ``value`` and ``gradient`` take the weight, ``X`` ((p+1) x b, samples are
+    columns, last row ones) and the targets (``Y`` k x b one-hot, or ``y``).
+
+    >>> obj = Objective("softmax", "l2", lam=0.1)
+    >>> print(obj.formula())
+    -(1/n)*sum(Y.*log(softmax(W*X))) + lam*normF(M.*W)^2
+    """
+
+    def __init__(self, loss: str, reg: str = "none", lam: float = 0.0, alpha: float = 0.5):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+        self.loss_formula = LOSSES[loss]
+        f = self.loss_formula
+        self.wrt = f.wrt
+        self.target = next(k for k in f.shapes if k not in (f.wrt, "X"))
+        self.reg_formula = regularizer(reg, f.wrt, f.shapes[f.wrt])
+        self.lam = float(lam)
+        self.alpha = float(alpha)
+        if not self.lam >= 0:
+            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
+        self.loss = compiled(f)
+        self.reg = compiled(self.reg_formula) if self.reg_formula is not None else None
+        self._reg_args = {"lam": self.lam}
+        if self.reg is not None and "alpha" in self.reg.gradient.names:
+            self._reg_args["alpha"] = self.alpha
+
+    def formula(self) -> str:
+        """The whole objective as text."""
+        parts = [self.loss_formula.text] + ([self.reg_formula.text] if self.reg_formula else [])
+        return " + ".join(parts)
+
+    def mask(self, weight: np.ndarray) -> np.ndarray:
+        """The constant M of the regularizer: ones shaped like ``weight``, zeros on the bias."""
+        return bias_mask(self.loss_formula, weight.shape, weight.dtype)
+
+    def _data(self, weight, X, T) -> dict:
+        return {self.wrt: weight, "X": X, self.target: T}
+
+    def value(self, weight, X, T, mask=None) -> float:
+        """Loss plus regularizer at ``weight`` on the samples (columns) of ``X``."""
+        return float(self.loss.value(**self._data(weight, X, T))) + self.penalty(weight, mask)
+
+    def gradient(self, weight, X, T, mask=None) -> np.ndarray:
+        """The derived gradient of loss plus regularizer, shaped like ``weight`` (denominator layout)."""
+        g = self.loss.gradient(**self._data(weight, X, T))
+        if self.reg is not None and self.lam != 0.0:
+            g = g + self.penalty_gradient(weight, mask)
+        return g
+
+    def penalty(self, weight, mask=None) -> float:
+        """The regularizer alone (0 for ``reg="none"``); ``mask`` defaults to :meth:`mask`."""
+        if self.reg is None or self.lam == 0.0:
+            return 0.0
+        m = self.mask(weight) if mask is None else mask
+        return float(self.reg.value(**{self.wrt: weight}, M=m, **self._reg_args))
+
+    def penalty_gradient(self, weight, mask=None) -> np.ndarray:
+        """The regularizer's derived gradient alone (zeros for ``reg="none"``)."""
+        if self.reg is None or self.lam == 0.0:
+            return np.zeros_like(weight)
+        m = self.mask(weight) if mask is None else mask
+        return self.reg.gradient(**{self.wrt: weight}, M=m, **self._reg_args)
+
+    def latex(self) -> str:
+        """The derived gradient of the whole objective, in LaTeX (denominator layout)."""
+        w = self.wrt
+        body = self.loss.latex()
+        if self.reg is not None:
+            body += " + " + self.reg.latex()
+        return rf"\nabla_{{{w}}} = {body}"
+
+    def reports(self) -> list:
+        """The finite-difference verification reports of the loss and the regularizer."""
+        return [self.loss.report] + ([self.reg.report] if self.reg is not None else [])

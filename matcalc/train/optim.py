@@ -1,0 +1,138 @@
+"""Minibatch stochastic gradient descent over compiled gradients.
+
+The optimiser knows nothing about models: it takes a gradient callable
+``gradient(w, idx)`` (the gradient on the samples ``idx``, or on all of them
+for ``slice(None)``) and an objective callable ``objective(w)`` over the whole
+training set, as autograd's ``misc/optimizers.py`` does.
+
+>>> import numpy as np
+>>> target = np.array([1.0, -2.0])
+>>> grad = lambda w, idx: 2 * (w - target)          # gradient of ||w - target||^2
+>>> loss = lambda w: float(np.sum((w - target) ** 2))
+>>> w, hist = sgd(grad, loss, np.zeros(2), n_samples=10, epochs=50, lr=0.25)
+>>> np.round(w, 6).tolist(), hist.n_iter, hist.losses[-1] < 1e-20
+([1.0, -2.0], 50, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+SCHEDULES = ("constant", "invscaling")
+
+
+class TrainingError(ValueError):
+    """Training could not go on (the loss became NaN or infinite)."""
+
+
+@dataclass
+class History:
+    """What happened during training: the objective after each epoch and why it stopped."""
+
+    losses: list = field(default_factory=list)
+    n_iter: int = 0
+    n_steps: int = 0
+    stopped_early: bool = False
+    message: str = ""
+
+
+DECAY_STEPS = 100
+
+
+def learning_rate(lr: float, schedule: str, step: int, power_t: float) -> float:
+    """The step size at update ``step`` (0-based): ``lr``, or ``lr / (1 + step / 100) ** power_t`` for "invscaling"."""
+    if schedule == "constant":
+        return lr
+    if schedule == "invscaling":
+        return lr / (1 + step / DECAY_STEPS) ** power_t
+    raise ValueError(f"lr_schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
+
+
+def sgd(
+    gradient: Callable,
+    objective: Callable,
+    w0: np.ndarray,
+    n_samples: int,
+    *,
+    batch_size: Optional[int] = None,
+    epochs: int = 100,
+    lr: float = 0.1,
+    lr_schedule: str = "constant",
+    power_t: float = 0.5,
+    momentum: float = 0.0,
+    tol: Optional[float] = 1e-4,
+    n_iter_no_change: int = 5,
+    rng: Optional[np.random.Generator] = None,
+    callback: Optional[Callable] = None,
+) -> tuple:
+    """Minimise by minibatch SGD with optional (heavy-ball) momentum; returns ``(w, History)``.
+
+    Every epoch visits the samples in a fresh random order (``rng``) in
+    batches of ``batch_size``; ``batch_size=None`` (or one at least
+    ``n_samples``) is full-batch gradient descent.  The update is
+    ``v = momentum * v - lr_t * g``, ``w = w + v``.  After each epoch the
+    objective is evaluated on all samples; training stops early when it has
+    not dropped below ``best * (1 - tol)``, ``best`` the lowest value so far,
+    for ``n_iter_no_change`` epochs in a row: ``tol`` is relative, so the rule
+    reads the same for a loss near 1 and one near 0.01 (``tol=None`` never
+    stops early).
+    ``callback(epoch, epochs, loss)`` is called after each epoch (1-based).
+    """
+    learning_rate(lr, lr_schedule, 0, power_t)  # validates the schedule
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    full = batch_size is None or batch_size >= n_samples
+    w = np.array(w0, copy=True)
+    velocity = np.zeros_like(w) if momentum else None
+    hist = History()
+    best, stale = np.inf, 0
+    for epoch in range(epochs):
+        if full:
+            batches = [slice(None)]
+        else:
+            order = rng.permutation(n_samples)
+            batches = [order[i:i + batch_size] for i in range(0, n_samples, batch_size)]
+        for idx in batches:
+            step = learning_rate(lr, lr_schedule, hist.n_steps, power_t)
+            g = gradient(w, idx)
+            if velocity is None:
+                w -= step * g
+            else:
+                velocity *= momentum
+                velocity -= step * g
+                w += velocity
+            hist.n_steps += 1
+        loss = float(objective(w))
+        hist.losses.append(loss)
+        hist.n_iter = epoch + 1
+        if callback is not None:
+            callback(epoch + 1, epochs, loss)
+        if not np.isfinite(loss):
+            raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {loss}; try a smaller lr "
+                                f"(now {lr:g}) or standardize the features")
+        if loss == 0.0:
+            hist.stopped_early = True
+            hist.message = f"stopped after epoch {epoch + 1}: the loss is 0"
+            break
+        if tol is not None:
+            if np.isfinite(best) and loss > best - tol * abs(best):
+                stale += 1
+            else:
+                stale = 0
+            best = min(best, loss)
+            if stale >= n_iter_no_change:
+                hist.stopped_early = True
+                hist.message = (f"stopped after epoch {epoch + 1}: the loss improved by less than tol={tol:g} "
+                                f"(relative) for {n_iter_no_change} epochs")
+                break
+    if not hist.message:
+        hist.message = f"ran all {epochs} epochs"
+    return w, hist
