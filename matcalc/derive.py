@@ -338,6 +338,9 @@ def _vec_matmul(T: E.MatMul, G: E.Var) -> E.Expr:
     fs = T.args
     i = _only_one(T, G)
     U = fs[i]
+    if isinstance(U, E.Add):
+        # A (U1 + U2) B: one Kronecker term per summand, so that each can simplify on its own
+        return E.add(*[vec_coefficient(E.matmul(*fs[:i], t, *fs[i + 1:]), G) for t in U.args if E.contains(t, G)])
     others = [g for j, g in enumerate(fs) if j != i]
     if U.is_scalar:
         # vec(c M) = vec(M) c, with c = coef(c) vec(G)

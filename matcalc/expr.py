@@ -498,9 +498,11 @@ def add(*terms: Expr) -> Expr:
     # constants merge into the place of the first one, so that a rebuild keeps the order
     consts = [t for t in flat if isinstance(t, Const)]
     rest = []
+    placed = False
     for t in flat:
         if isinstance(t, Const):
-            if t is consts[0]:
+            if not placed:
+                placed = True
                 c = sum((k.value for k in consts), Fraction(0))
                 if c != 0:
                     rest.append(const(c))

@@ -119,11 +119,28 @@ def transpose_symmetric(e: E.Transpose) -> E.Expr:
     return a if is_symmetric(a) else e
 
 
+def count_transposes(e: E.Expr) -> int:
+    return sum(1 for n in E.walk(e) if isinstance(n, E.Transpose))
+
+
 def transpose_push(e: E.Transpose) -> E.Expr:
-    """(AB)' = B'A', (A + B)' = A' + B', f(A)' = f(A'), (A .* B)' = A' .* B'  (Cookbook 4-6)."""
+    """(AB)' = B'A', (A + B)' = A' + B', f(A)' = f(A'), (A .* B)' = A' .* B'  (Cookbook 4-6),
+    when that adds no transposes."""
     a = e.args[0]
     if isinstance(a, (E.MatMul, E.Add, E.Hadamard, E.Apply, E.Power, E.Kron)):
-        return flip(a)
+        new = flip(a)
+        if count_transposes(new) <= count_transposes(e):
+            return new
+    return e
+
+
+def transpose_out_of_sum(e: E.Add) -> E.Expr:
+    """A'B' + C'D' = (BA + DC)': one transpose instead of many (Cookbook 122: (AX^2 + XAX + X^2A)')."""
+    if e.is_scalar:
+        return e
+    flipped = E.add(*[flip(t) for t in e.args])
+    if 1 + count_transposes(flipped) < count_transposes(e):
+        return E.Transpose(flipped)
     return e
 
 
@@ -151,6 +168,104 @@ def _base_exp(f: E.Expr) -> tuple[E.Expr, Fraction]:
     if isinstance(f, E.Power) and isinstance(f.args[1], E.Const) and isinstance(f.args[1].value, Fraction):
         return f.args[0], f.args[1].value
     return f, Fraction(1)
+
+
+def _sign_pairs(factors: list) -> list | None:
+    """Replace a pair sign(u), u by abs(u); None when there is none."""
+    for i, f in enumerate(factors):
+        if isinstance(f, E.Apply) and f.fname == "sign" and f.arg in factors:
+            j = factors.index(f.arg)
+            rest = [g for k, g in enumerate(factors) if k not in (i, j)]
+            return rest + [E.apply("abs", f.arg)]
+    return None
+
+
+def sign_times_self(e: E.Expr) -> E.Expr:
+    """sign(u) u = |u|, for scalar factors and in elementwise products."""
+    if isinstance(e, E.MatMul):
+        scal = [f for f in e.args if f.is_scalar]
+        new = _sign_pairs(scal)
+        if new is None:
+            return e
+        return E.matmul(*new, *[f for f in e.args if not f.is_scalar])
+    new = _sign_pairs(list(e.args))
+    return e if new is None else E.hadamard(*new)
+
+
+def relu_times_step(e: E.Hadamard) -> E.Expr:
+    """relu(z) .* step(z) = relu(z)."""
+    fs = list(e.args)
+    for f in fs:
+        if isinstance(f, E.Apply) and f.fname == "relu":
+            st = E.apply("step", f.arg)
+            if st in fs:
+                fs.remove(st)
+                return E.hadamard(*fs)
+    return e
+
+
+def kron_mixed_product(e: E.MatMul) -> E.Expr:
+    """(A kron B)(C kron D) = AC kron BD (Cookbook 511); (a kron B) M = a kron (B M) for a column a,
+    M (a' kron B) = a' kron (M B) for a row a'."""
+    fs = list(e.args)
+    for i in range(len(fs) - 1):
+        a, b = fs[i], fs[i + 1]
+        if a.is_scalar or b.is_scalar:
+            continue
+        new = None
+        if isinstance(a, E.Kron) and isinstance(b, E.Kron):
+            (A, B), (C, D) = a.args, b.args
+            if A.cols == C.rows and B.cols == D.rows:
+                new = E.kron(E.matmul(A, C), E.matmul(B, D))
+        elif isinstance(a, E.Kron) and a.args[0].cols == 1 and a.args[1].cols == b.rows:
+            new = E.kron(a.args[0], E.matmul(a.args[1], b))
+        elif isinstance(b, E.Kron) and b.args[0].rows == 1 and a.cols == b.args[1].rows:
+            new = E.kron(b.args[0], E.matmul(a, b.args[1]))
+        if new is not None:
+            return E.matmul(*fs[:i], new, *fs[i + 2:])
+    return e
+
+
+def kron_commutation(e: E.MatMul) -> E.Expr:
+    """(a' kron B) K_{n,q} = B kron a' for a row a' (1 x n) and B p x q (K (A kron B) K = B kron A)."""
+    fs = list(e.args)
+    for i in range(len(fs) - 1):
+        a, k = fs[i], fs[i + 1]
+        if isinstance(a, E.Kron) and isinstance(k, E.Commutation):
+            A, B = a.args
+            if A.rows == 1 and k.args == (A.cols, B.cols):
+                return E.matmul(*fs[:i], E.kron(B, A), *fs[i + 2:])
+    return e
+
+
+def kron_of_vectors(e: E.Kron) -> E.Expr:
+    """u' kron v = v u' and u kron v' = u v' for column vectors u, v; a kron (b kron C) = (a kron b) kron C
+    when a kron b is such an outer product."""
+    a, b = e.args
+    if a.rows == 1 and b.cols == 1:
+        return E.matmul(b, a)
+    if a.cols == 1 and b.rows == 1:
+        return E.matmul(a, b)
+    if isinstance(b, E.Kron):
+        inner = kron_of_vectors(E.Kron(a, b.args[0]))
+        if not isinstance(inner, E.Kron):
+            return E.kron(inner, b.args[1])
+    return e
+
+
+def factor_common_kron(e: E.Add) -> E.Expr:
+    """c1 (a kron B) + c2 (a kron C) = a kron (c1 B + c2 C), and likewise on the right."""
+    ps = [parts(t) for t in e.args]
+    if not all(len(ch) == 1 and isinstance(ch[0], E.Kron) for _, _, ch in ps):
+        return e
+    for side in (0, 1):
+        firsts = {ch[0].args[side] for _, _, ch in ps}
+        if len(firsts) == 1:
+            common = firsts.pop()
+            rest = [E.matmul(E.const(c), *scal, ch[0].args[1 - side]) for c, scal, ch in ps]
+            inner = E.add(*rest)
+            return E.kron(common, inner) if side == 0 else E.kron(inner, common)
+    return e
 
 
 def collect_scalar_powers(e: E.MatMul) -> E.Expr:
@@ -334,8 +449,10 @@ def hadamard_powers(e: E.Hadamard) -> E.Expr:
 
 
 def sum_of_hadamard(e: E.Sum) -> E.Expr:
-    """sum(a .* b) = a'b for column vectors; sum(c A) = c sum(A)."""
+    """sum(a .* b) = a'b for column vectors; sum(c A) = c sum(A); sum(Y) = n for a one-hot k x n Y."""
     a = e.arg
+    if isinstance(a, E.Var) and "onehot" in a.assume:
+        return _dim_scalar(a.cols)
     if isinstance(a, E.Hadamard) and a.cols == 1 and len(a.args) == 2:
         return E.matmul(E.transpose(a.args[0]), a.args[1])
     c, scal, chain = parts(a)
@@ -628,16 +745,45 @@ def log_of_exp_sum(e: E.Apply) -> E.Expr:
     return e
 
 
+def trace_of_kron(e: E.Trace) -> E.Expr:
+    """tr(A kron B) = tr(A) tr(B)  (Cookbook 513)."""
+    if isinstance(e.arg, E.Kron):
+        A, B = e.arg.args
+        if A.rows == A.cols and B.rows == B.cols:
+            return E.matmul(E.trace(A), E.trace(B))
+    return e
+
+
+def det_of_product(e: E.Det) -> E.Expr:
+    """det(AB) = det(A) det(B) for square factors, det(A') = det(A), det(X^k) = det(X)^k (Cookbook 18, 19)."""
+    a = e.arg
+    if isinstance(a, E.Transpose):
+        return E.det(a.args[0])
+    if isinstance(a, E.MatPow):
+        return E.power(E.det(a.args[0]), E.const(a.args[1]))
+    if isinstance(a, E.Inverse):
+        return E.power(E.det(a.args[0]), E.const(-1))
+    if isinstance(a, E.MatMul):
+        c, scal, chain = parts(a)
+        if len(chain) > 1 and all(f.rows == f.cols for f in chain):
+            n = a.rows
+            scale = [E.power(E.matmul(E.const(c), *scal), _dim_scalar(n))] if (c != 1 or scal) else []
+            return E.matmul(*scale, *[E.det(f) for f in chain])
+    return e
+
+
 # -- the tables and the strategy ---------------------------------------------------
 
 RULES: dict[type, list[Rule]] = {
     E.Transpose: [transpose_symmetric, transpose_push],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
-    E.MatMul: [collect_scalar_powers, ones_product, diag_ones, inverse_cancel, merge_powers, scalar_chain_factor,
-               negate_difference],
+    E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
+               kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],
     E.MatPow: [matpow_canonical],
-    E.Hadamard: [hadamard_pull_scalars, hadamard_powers, expand_elementwise],
-    E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, sort_terms],
+    E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, expand_elementwise],
+    E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, factor_common_kron,
+            transpose_out_of_sum, sort_terms],
+    E.Kron: [kron_of_vectors],
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
     E.Diag: [diag_of_ones, diag_of_scaled],
@@ -648,6 +794,8 @@ RULES: dict[type, list[Rule]] = {
 
 PREPARE: dict[type, list[Rule]] = {
     E.Apply: [log_of_softmax, log_of_sigmoid, log_of_det, log_of_exp_sum, exp_log],
+    E.Trace: [trace_of_kron],
+    E.Det: [det_of_product],
 }
 
 

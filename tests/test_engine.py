@@ -52,10 +52,20 @@ def _value(e, p, point):
 
 RULE_ROWS = [
     # (rule, input, shapes, assume, expected after the rule)
-    (S.transpose_push, "(A*B)'", {"A": "n,m", "B": "m,p"}, {}, "B'*A'"),
-    (S.transpose_push, "(A + B)'", {"A": "n,m", "B": "n,m"}, {}, "A' + B'"),
+    (S.transpose_push, "(A*B')'", {"A": "n,m", "B": "p,m"}, {}, "B*A'"),
+    (S.transpose_push, "(A' + B')'", {"A": "n,m", "B": "n,m"}, {}, "A + B"),
     (S.transpose_push, "exp(A)'", {"A": "n,m"}, {}, "exp(A')"),
-    (S.transpose_push, "(A.*B)'", {"A": "n,m", "B": "n,m"}, {}, "A'.*B'"),
+    (S.transpose_push, "(A'.*B)'", {"A": "n,m", "B": "m,n"}, {}, "A.*B'"),
+    (S.transpose_out_of_sum, "A'*B' + C'", {"A": "n,m", "B": "p,n", "C": "p,m"}, {}, "(B*A + C)'"),
+    (S.sign_times_self, "sign(x).*x", {"x": "n"}, {}, "abs(x)"),
+    (S.relu_times_step, "relu(x).*step(x)", {"x": "n"}, {}, "relu(x)"),
+    (S.kron_mixed_product, "kron(A, B)*kron(C, D)", {"A": "n,m", "B": "p,q", "C": "m,k", "D": "q,r"}, {}, "kron(A*C, B*D)"),
+    (S.kron_commutation, "kron(a', B)*commutation(n, m)", {"a": "n", "B": "p,m"}, {}, "kron(B, a')"),
+    (S.kron_of_vectors, "kron(u', v)", {"u": "n", "v": "m"}, {}, "v*u'"),
+    (S.factor_common_kron, "kron(a, B) - 2*kron(a, C)", {"a": "n", "B": "m,p", "C": "m,p"}, {}, "kron(a, B - 2*C)"),
+    (S.trace_of_kron, "tr(kron(A, B))", {"A": "n,n", "B": "m,m"}, {}, "tr(A)*tr(B)"),
+    (S.det_of_product, "det(A*X*B)", {"A": "n,n", "X": "n,n", "B": "n,n"}, {}, "det(A)*det(X)*det(B)"),
+    (S.det_of_product, "det(X^3)", {"X": "n,n"}, {}, "det(X)^3"),
     (S.transpose_symmetric, "(A + A')'", {"A": "n,n"}, {}, "A + A'"),
     (S.transpose_symmetric, "(X'*X)'", {"X": "n,m"}, {}, "X'*X"),
     (S.inverse_of_transpose, "inv(X')", {"X": "n,n"}, {}, "inv(X)'"),
@@ -246,7 +256,7 @@ BAD = [
      "nested 1000 levels deep"),
     ("deep unary chain", lambda: matcalc.derive("-" * 5000 + "x", wrt="x"), matcalc.ParseError, "nested more than"),
     ("hessian of a vector", lambda: matcalc.hessian("A*x", wrt="x"), matcalc.MatcalcError, "needs a scalar function"),
-    ("kron of the variable", lambda: matcalc.derive("tr(kron(X, B))", wrt="X", shapes={"X": "n,n", "B": "m,m"}),
+    ("kron of the variable", lambda: matcalc.derive("sum(kron(X, B))", wrt="X", shapes={"X": "n,n", "B": "m,m"}),
      matcalc.UnsupportedError, "kron"),
 ]
 

@@ -8,6 +8,7 @@ a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp.
 
 from __future__ import annotations
 
+import keyword
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -56,8 +57,13 @@ def _commutation(m, n, dtype):
 
 
 def ident(name: str) -> str:
+    """A Python identifier for a variable name (lambda -> lambda_, names clear of the generated code's own)."""
     safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    return safe if safe.isidentifier() else "v_" + safe
+    if not safe.isidentifier():
+        safe = "v_" + safe
+    if keyword.iskeyword(safe) or safe in ("np", "dims") or safe.startswith("_"):
+        safe = safe + "_"
+    return safe
 
 
 def dim_code(d) -> str:
@@ -166,7 +172,8 @@ class Compiled:
     free_dims: tuple = ()  # dimensions no input array carries: pass them by name, e.g. p=3
 
     def __call__(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
+        # arrays are passed by variable name; a name that is a Python keyword is renamed in the code
+        return self.fn(*args, **{ident(k) if k in self.names else k: v for k, v in kwargs.items()})
 
     def __repr__(self):
         return f"<compiled matcalc function ({', '.join(self.names)})>"

@@ -93,6 +93,18 @@ def _is_scalar(t) -> bool:
     return find(t[0]).value == 1 and find(t[1]).value == 1
 
 
+def _leaves(d: D):
+    """The known factors of a (product) dimension, without 1s; None while one is unknown."""
+    d = find(d)
+    v = d.value
+    if v is None:
+        return None
+    if isinstance(v, tuple):
+        a, b = _leaves(v[1]), _leaves(v[2])
+        return None if a is None or b is None else a + b
+    return [] if v == 1 else [v]
+
+
 def _unify(a: D, b: D, deferred: list) -> bool:
     ra, rb = find(a), find(b)
     if ra is rb:
@@ -111,6 +123,16 @@ def _unify(a: D, b: D, deferred: list) -> bool:
             return False
         rb.parent = ra
         return True
+    if isinstance(va, tuple) and isinstance(vb, tuple):
+        la, lb = _leaves(ra), _leaves(rb)
+        if la is not None and lb is not None:
+            # both products known: they agree as products (1*n = n*1)
+            return sorted(map(str, la)) == sorted(map(str, lb))
+        # otherwise (a1 a2) ~ (b1 b2) factor by factor: tr(kron(X, X)) makes X square
+        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred):
+            ra.parent = rb
+            return True
+        return False
     if isinstance(va, tuple) or isinstance(vb, tuple):
         deferred.append((ra, rb))
         return True
