@@ -262,7 +262,7 @@ class Points:
         if trials is not None:
             self.trials = trials
             return
-        syms = dimension_symbols(self.variables)
+        syms = dimension_symbols(self.variables, domain)
         rng = np.random.default_rng(seed)
         self.trials = []
         t = 0

@@ -99,12 +99,27 @@ def _add(e: E.Add, c: Callable) -> str:
     return "(" + "".join(out) + ")"
 
 
+def _chain(chain: list, c: Callable) -> str:
+    """A matrix chain; a ones matrix times M is a column sum of M (O(kn), not O(k^2 n)), M times ones a row sum."""
+    if len(chain) >= 2 and isinstance(chain[0], E.Ones):
+        first, rest = chain[0], chain[1:]
+        inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
+        s = f"np.sum({inner}, axis=0, keepdims=True)"
+        return s if first.rows == 1 else f"np.broadcast_to({s}, ({dim_code(first.rows)}, {dim_code(rest[-1].cols)}))"
+    if len(chain) >= 2 and isinstance(chain[-1], E.Ones):
+        last, rest = chain[-1], chain[:-1]
+        inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
+        s = f"np.sum({inner}, axis=1, keepdims=True)"
+        return s if last.cols == 1 else f"np.broadcast_to({s}, ({dim_code(rest[0].rows)}, {dim_code(last.cols)}))"
+    return " @ ".join(c(f) for f in chain)
+
+
 def _matmul(e: E.MatMul, c: Callable):
     scal = [f for f in e.args if f.is_scalar]
     chain = [f for f in e.args if not f.is_scalar]
     parts = [c(f) for f in scal]
     if chain:
-        ch = " @ ".join(c(f) for f in chain)
+        ch = _chain(chain, c)
         parts.append(f"({ch})" if len(chain) > 1 and scal else ch)
     return "(" + " * ".join(parts) + ")" if len(parts) > 1 or len(chain) > 1 else parts[0]
 
