@@ -26,17 +26,17 @@ import numpy as np
 
 
 def _softmax(z):
-    e = z - np.max(z, axis=0, keepdims=True)
+    e = z - z.max(axis=0, keepdims=True)
     np.exp(e, out=e)
-    e /= np.sum(e, axis=0, keepdims=True)
+    e /= e.sum(axis=0, keepdims=True)
     return e
 
 
 def _logsumexp(z):
-    m = np.max(z, axis=0, keepdims=True)
+    m = z.max(axis=0, keepdims=True)
     e = z - m
     np.exp(e, out=e)
-    return m + np.log(np.sum(e, axis=0, keepdims=True))
+    return m + np.log(e.sum(axis=0, keepdims=True))
 
 
 def _log_softmax(z):
@@ -186,9 +186,14 @@ class Compiled:
     shape: tuple
     free_dims: tuple = ()  # dimensions no input array carries: pass them by name, e.g. p=3
 
-    def __call__(self, *args, **kwargs):
+    def __post_init__(self):
         # arrays are passed by variable name; a name that is a Python keyword is renamed in the code
-        return self.fn(*args, **{ident(k) if k in self.names else k: v for k, v in kwargs.items()})
+        self._renamed = {n: ident(n) for n in self.names if ident(n) != n}
+
+    def __call__(self, *args, **kwargs):
+        if self._renamed:
+            kwargs = {self._renamed.get(k, k): v for k, v in kwargs.items()}
+        return self.fn(*args, **kwargs)
 
     def __repr__(self):
         return f"<compiled matcalc function ({', '.join(self.names)})>"
@@ -233,7 +238,8 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
         else:
             head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1})")
     arr_names = [ident(v.name) for v in arrays if not v.is_scalar]
-    head.append(f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)")
+    dt_line = f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)"
+    dt_index = len(head)
     dims_needed = sorted(set(dims_needed) | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
                          | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
                          key=str)
@@ -255,7 +261,9 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     if out_shape == (1, 1):
         ret = "    return _as_scalar(_r)"
     else:
-        ret = f"    return _as_shape(_r, ({dim_code(out_shape[0])}, {dim_code(out_shape[1])}), _dt)"
+        ret = f"    return _as_shape(_r, ({dim_code(out_shape[0])}, {dim_code(out_shape[1])}))"
+    if any("_dt" in line for line in lines + [body]):  # the dtype of constant arrays (eye, ones) follows the inputs
+        head.insert(dt_index, dt_line)
     src = "\n".join(head + checks + lines + [f"    _r = {body}", ret]) + "\n"
     namespace: dict = {}
     exec(compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec"), namespace)  # generated code, never user text
@@ -284,8 +292,9 @@ def _scalar(a):
 
 
 def _array(a, name, row, col):
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.floating):
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    if a.dtype.kind != "f":
         a = a.astype(np.float64)
     if a.ndim == 1:
         a = a.reshape(1, -1) if row and not col else a.reshape(-1, 1)
@@ -303,9 +312,8 @@ def _as_scalar(r):
     return np.asarray(r).reshape(())[()]
 
 
-def _as_shape(r, shape, dt):
-    r = np.asarray(r)
-    if r.shape != shape:
-        r = np.broadcast_to(r, shape).astype(np.result_type(r.dtype, dt))
+def _as_shape(r, shape):
+    if type(r) is not np.ndarray or r.shape != shape:
+        r = np.array(np.broadcast_to(r, shape))
     return r
 '''
