@@ -238,6 +238,14 @@ def kron_commutation(e: E.MatMul) -> E.Expr:
     return e
 
 
+def kron_of_identities(e: E.Kron) -> E.Expr:
+    """I_m kron I_n = I_{mn}."""
+    a, b = e.args
+    if isinstance(a, E.Identity) and isinstance(b, E.Identity):
+        return E.Identity(a.rows * b.rows)
+    return e
+
+
 def kron_of_vectors(e: E.Kron) -> E.Expr:
     """u' kron v = v u' and u kron v' = u v' for column vectors u, v; a kron (b kron C) = (a kron b) kron C
     when a kron b is such an outer product."""
@@ -783,7 +791,7 @@ RULES: dict[type, list[Rule]] = {
     E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, expand_elementwise],
     E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, factor_common_kron,
             transpose_out_of_sum, sort_terms],
-    E.Kron: [kron_of_vectors],
+    E.Kron: [kron_of_identities, kron_of_vectors],
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
     E.Diag: [diag_of_ones, diag_of_scaled],

@@ -61,6 +61,7 @@ RULE_ROWS = [
     (S.relu_times_step, "relu(x).*step(x)", {"x": "n"}, {}, "relu(x)"),
     (S.kron_mixed_product, "kron(A, B)*kron(C, D)", {"A": "n,m", "B": "p,q", "C": "m,k", "D": "q,r"}, {}, "kron(A*C, B*D)"),
     (S.kron_commutation, "kron(a', B)*commutation(n, m)", {"a": "n", "B": "p,m"}, {}, "kron(B, a')"),
+    (S.kron_of_identities, "kron(eye(m), eye(n))", {}, {}, "kron(eye(m), eye(n))"),
     (S.kron_of_vectors, "kron(u', v)", {"u": "n", "v": "m"}, {}, "v*u'"),
     (S.factor_common_kron, "kron(a, B) - 2*kron(a, C)", {"a": "n", "B": "m,p", "C": "m,p"}, {}, "kron(a, B - 2*C)"),
     (S.trace_of_kron, "tr(kron(A, B))", {"A": "n,n", "B": "m,m"}, {}, "tr(A)*tr(B)"),
@@ -137,7 +138,7 @@ ROUND_TRIP = [
     ("sigmoid(w'*x)*(1 - sigmoid(w'*x))*x", {}), ("diag(s) - s*s'", {}), ("kron(B, A')", {}),
     ("x/norm2(x)", {}), ("A.*B - 2*C", {}), ("X.^2 + exp(-X)", {}), ("-(A*x)", {}), ("tr(X)^2*eye(n)", {"X": "n,n"}),
     ("logsumexp(Z)", {}), ("sum(x)*vector(1)", {}), ("(x'*y)*A", {}), ("1/(x'*x)", {}), ("X^3 - 2*X", {}),
-    ("relu(W*X + matrix(1))", {}), ("norm1(x) + normF(W)", {}), ("logdet(S)", {}), ("commutation(n, m)", {}),
+    ("relu(W*X + matrix(1))", {}), ("2*kron(eye(m), eye(n)) + kron(A, B)", {"A": "m,m", "B": "n,n"}), ("norm1(x) + normF(W)", {}), ("logdet(S)", {}), ("commutation(n, m)", {}),
 ]
 
 

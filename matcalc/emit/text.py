@@ -126,6 +126,18 @@ def _norm2(e, pr):
     return f"{name}({pr(a)[0]})", ATOM
 
 
+def _eye(d) -> str:
+    """eye(n); an identity of a product size as a Kronecker product, which parses back: eye(m*n) = kron(eye(m), eye(n))."""
+    import sympy
+
+    if isinstance(d, sympy.Mul):
+        first, *rest = d.args
+        return f"kron({_eye(first)}, {_eye(sympy.Mul(*rest))})"
+    if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 1:
+        return f"kron({_eye(d.base)}, {_eye(d.base ** (d.exp - 1))})"
+    return f"eye({_dim(d)})"
+
+
 def _ones(e, pr):
     if e.rows == 1:
         return "vector(1)'", POST
@@ -154,7 +166,7 @@ def _const(e, pr):
 PRINTERS = {
     E.Var: lambda e, pr: (e.name, ATOM),
     E.Const: _const,
-    E.Identity: lambda e, pr: (f"eye({_dim(e.rows)})", ATOM),
+    E.Identity: lambda e, pr: (_eye(e.rows), ATOM),
     E.Ones: _ones,
     E.Zero: _zero,
     E.Commutation: lambda e, pr: (f"commutation({_dim(e.args[0])}, {_dim(e.args[1])})", ATOM),
