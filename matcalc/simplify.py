@@ -207,35 +207,32 @@ def relu_times_step(e: E.Hadamard) -> E.Expr:
 def kron_mixed_product(e: E.MatMul) -> E.Expr:
     """(A kron B)(C kron D) = AC kron BD (Cookbook 511); (a kron B) M = a kron (B M) for a column a,
     M (a' kron B) = a' kron (M B) for a row a'."""
-    fs = list(e.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if a.is_scalar or b.is_scalar:
-            continue
-        new = None
+
+    def pair(a, b):
         if isinstance(a, E.Kron) and isinstance(b, E.Kron):
             (A, B), (C, D) = a.args, b.args
             if A.cols == C.rows and B.cols == D.rows:
-                new = E.kron(E.matmul(A, C), E.matmul(B, D))
+                return [E.kron(E.matmul(A, C), E.matmul(B, D))]
         elif isinstance(a, E.Kron) and a.args[0].cols == 1 and a.args[1].cols == b.rows:
-            new = E.kron(a.args[0], E.matmul(a.args[1], b))
+            return [E.kron(a.args[0], E.matmul(a.args[1], b))]
         elif isinstance(b, E.Kron) and b.args[0].rows == 1 and a.cols == b.args[1].rows:
-            new = E.kron(b.args[0], E.matmul(a, b.args[1]))
-        if new is not None:
-            return E.matmul(*fs[:i], new, *fs[i + 2:])
-    return e
+            return [E.kron(b.args[0], E.matmul(a, b.args[1]))]
+        return None
+
+    return _adjacent(e, pair)
 
 
 def kron_commutation(e: E.MatMul) -> E.Expr:
     """(a' kron B) K_{n,q} = B kron a' for a row a' (1 x n) and B p x q (K (A kron B) K = B kron A)."""
-    fs = list(e.args)
-    for i in range(len(fs) - 1):
-        a, k = fs[i], fs[i + 1]
+
+    def pair(a, k):
         if isinstance(a, E.Kron) and isinstance(k, E.Commutation):
             A, B = a.args
             if A.rows == 1 and k.args == (A.cols, B.cols):
-                return E.matmul(*fs[:i], E.kron(B, A), *fs[i + 2:])
-    return e
+                return [E.kron(B, A)]
+        return None
+
+    return _adjacent(e, pair)
 
 
 def kron_of_identities(e: E.Kron) -> E.Expr:
@@ -309,22 +306,31 @@ def scalar_chain_factor(e: E.MatMul) -> E.Expr:
     return e
 
 
-def ones_product(e: E.MatMul) -> E.Expr:
-    """1_{a x b} 1_{b x c} = b 1_{a x c}; 1' Y = 1' for a one-hot Y (its columns sum to 1)."""
+def _adjacent(e: E.MatMul, pair) -> E.Expr:
+    """Rewrite the first pair of adjacent matrix factors (a, b) for which ``pair(a, b)`` gives a
+    list of replacement factors; ``e`` itself when none does."""
     fs = list(e.args)
     for i in range(len(fs) - 1):
         a, b = fs[i], fs[i + 1]
         if a.is_scalar or b.is_scalar:
             continue
-        if isinstance(a, E.Ones) and isinstance(b, E.Ones):
-            k = a.cols
-            scale = _dim_scalar(k)
-            new = E.matmul(scale, E.Ones(a.rows, b.cols) if (a.rows, b.cols) != (1, 1) else E.ONE_S)
-            return E.matmul(*fs[:i], new, *fs[i + 2:])
-        if isinstance(a, E.Ones) and a.rows == 1 and isinstance(b, E.Var) and "onehot" in b.assume:
-            new = E.Ones(1, b.cols) if b.cols != 1 else E.ONE_S
-            return E.matmul(*fs[:i], new, *fs[i + 2:])
+        new = pair(a, b)
+        if new is not None:
+            return E.matmul(*fs[:i], *new, *fs[i + 2:])
     return e
+
+def ones_product(e: E.MatMul) -> E.Expr:
+    """1_{a x b} 1_{b x c} = b 1_{a x c}; 1' Y = 1' for a one-hot Y (its columns sum to 1)."""
+
+    def pair(a, b):
+        if isinstance(a, E.Ones) and isinstance(b, E.Ones):
+            ones = E.Ones(a.rows, b.cols) if (a.rows, b.cols) != (1, 1) else E.ONE_S
+            return [_dim_scalar(a.cols), ones]
+        if isinstance(a, E.Ones) and a.rows == 1 and isinstance(b, E.Var) and "onehot" in b.assume:
+            return [E.Ones(1, b.cols) if b.cols != 1 else E.ONE_S]
+        return None
+
+    return _adjacent(e, pair)
 
 
 def _dim_scalar(k) -> E.Expr:
@@ -351,16 +357,15 @@ def _inverse_pair(a: E.Expr, b: E.Expr) -> bool:
 
 def diag_ones(e: E.MatMul) -> E.Expr:
     """diag(a) 1_{n x m} = a 1_m' and 1_{n x m} diag(b) = 1_n b' (so diag(s) 1 1' diag(s) = s s')."""
-    fs = list(e.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
+
+    def pair(a, b):
         if isinstance(a, E.Diag) and isinstance(b, E.Ones):
-            new = [a.arg] + ([E.Ones(1, b.cols)] if b.cols != 1 else [])
-            return E.matmul(*fs[:i], *new, *fs[i + 2:])
+            return [a.arg] + ([E.Ones(1, b.cols)] if b.cols != 1 else [])
         if isinstance(a, E.Ones) and isinstance(b, E.Diag):
-            new = ([E.Ones(a.rows, 1)] if a.rows != 1 else []) + [E.transpose(b.arg)]
-            return E.matmul(*fs[:i], *new, *fs[i + 2:])
-    return e
+            return ([E.Ones(a.rows, 1)] if a.rows != 1 else []) + [E.transpose(b.arg)]
+        return None
+
+    return _adjacent(e, pair)
 
 
 def _pow_base(f: E.Expr) -> tuple[E.Expr, int]:
@@ -373,15 +378,14 @@ def _pow_base(f: E.Expr) -> tuple[E.Expr, int]:
 
 def merge_powers(e: E.MatMul) -> E.Expr:
     """X X = X^2, X^a X^b = X^(a+b), X' X' = (X^2)'."""
-    fs = list(e.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if a.is_scalar or b.is_scalar or a.rows != a.cols:
-            continue
+
+    def pair(a, b):
         (ba, ka), (bb, kb) = _pow_base(a), _pow_base(b)
-        if ba == bb:
-            return E.matmul(*fs[:i], matpow_canonical(E.matpow(ba, ka + kb)), *fs[i + 2:])
-    return e
+        if a.rows == a.cols and ba == bb:
+            return [matpow_canonical(E.matpow(ba, ka + kb))]
+        return None
+
+    return _adjacent(e, pair)
 
 
 def matpow_canonical(e: E.Expr) -> E.Expr:
@@ -393,14 +397,7 @@ def matpow_canonical(e: E.Expr) -> E.Expr:
 
 def inverse_cancel(e: E.MatMul) -> E.Expr:
     """X inv(X) = I and inv(X) X = I, also transposed."""
-    fs = list(e.args)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        if a.is_scalar or b.is_scalar:
-            continue
-        if _inverse_pair(a, b):
-            return E.matmul(*fs[:i], E.Identity(a.rows), *fs[i + 2:])
-    return e
+    return _adjacent(e, lambda a, b: [E.Identity(a.rows)] if _inverse_pair(a, b) else None)
 
 
 def negate_difference(e: E.MatMul) -> E.Expr:

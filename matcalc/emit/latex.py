@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from .text import ADD, ATOM, MUL, NEG, POST, POW, PrinterError, _scalar_fraction
+from .text import ATOM, MUL, NEG, POST, POW, PrinterError, _scalar_fraction, sum_printer
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
@@ -92,21 +92,6 @@ def _matmul(e: E.MatMul, pr):
     return sign + " ".join(out), (NEG if sign else MUL)
 
 
-def _add(e: E.Add, pr):
-    from ..simplify import split_coeff
-
-    pieces = []
-    for i, t in enumerate(e.args):
-        c, rest = split_coeff(t)
-        if c < 0 and i > 0:
-            s, p = pr(E.matmul(E.const(-c), rest))
-            pieces.append(" - " + _paren(s, p, MUL))
-        else:
-            s, p = pr(t)
-            pieces.append((" + " if i else "") + _paren(s, p, ADD + 1 if i else ADD))
-    return "".join(pieces), ADD
-
-
 def _sup(base: E.Expr, sup: str, pr):
     s, p = pr(base)
     return rf"{_paren(s, p, ATOM)}^{{{sup}}}", POST
@@ -167,7 +152,7 @@ PRINTERS = {
     E.Ones: _ones,
     E.Zero: lambda e, pr: (rf"0_{{{_dim(e.rows)} \times {_dim(e.cols)}}}", ATOM),
     E.Commutation: lambda e, pr: (rf"K_{{{_dim(e.args[0])},{_dim(e.args[1])}}}", ATOM),
-    E.Add: _add,
+    E.Add: sum_printer(_paren),
     E.MatMul: _matmul,
     E.Hadamard: lambda e, pr: (r" \odot ".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),
     E.Kron: lambda e, pr: (r" \otimes ".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),

@@ -92,7 +92,16 @@ def _matmul(e: E.MatMul, pr):
     return sign + "*".join(out), (NEG if sign else MUL)
 
 
-def _add(e: E.Add, pr):
+def sum_printer(paren):
+    """The printer of a sum, shared by text and LaTeX: a - b for a negative coefficient."""
+
+    def print_sum(e: E.Add, pr):
+        return _sum(e, pr, paren)
+
+    return print_sum
+
+
+def _sum(e: E.Add, pr, _paren):
     from ..simplify import split_coeff
 
     pieces = []
@@ -170,7 +179,7 @@ PRINTERS = {
     E.Ones: _ones,
     E.Zero: _zero,
     E.Commutation: lambda e, pr: (f"commutation({_dim(e.args[0])}, {_dim(e.args[1])})", ATOM),
-    E.Add: _add,
+    E.Add: sum_printer(_paren),
     E.MatMul: _matmul,
     E.Hadamard: lambda e, pr: (".*".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),
     E.Kron: lambda e, pr: (f"kron({pr(e.args[0])[0]}, {pr(e.args[1])[0]})", ATOM),

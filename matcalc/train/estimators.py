@@ -42,6 +42,11 @@ DTYPES = {None: None, "float32": np.float32, "float64": np.float64}
 class _Params:
     """get_params/set_params from the ``__init__`` signature, as scikit-learn's BaseEstimator does."""
 
+    def _store(self, args: dict) -> None:
+        """Keep every constructor argument as given (call as ``self._store(locals())``)."""
+        for name in self._param_names():
+            setattr(self, name, args[name])
+
     @classmethod
     def _param_names(cls) -> list:
         sig = inspect.signature(cls.__init__)
@@ -220,20 +225,7 @@ class SoftmaxClassifier(_LinearClassifier):
 
     def __init__(self, reg="l2", lam=1e-3, alpha=0.5, epochs=100, batch_size=512, lr=0.2, lr_schedule="invscaling",
                  power_t=0.5, momentum=0.9, tol=1e-3, n_iter_no_change=3, standardize=True, dtype=None, seed=0):
-        self.reg = reg
-        self.lam = lam
-        self.alpha = alpha
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.power_t = power_t
-        self.momentum = momentum
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.standardize = standardize
-        self.dtype = dtype
-        self.seed = seed
+        self._store(locals())
 
     def _loss_name(self) -> str:
         return "softmax"
@@ -260,21 +252,7 @@ class MulticlassSVM(_LinearClassifier):
     def __init__(self, loss="hinge", reg="l2", lam=1e-3, alpha=0.5, epochs=100, batch_size=512, lr=0.01,
                  lr_schedule="invscaling", power_t=0.5, momentum=0.9, tol=1e-3, n_iter_no_change=3,
                  standardize=True, dtype=None, seed=0):
-        self.loss = loss
-        self.reg = reg
-        self.lam = lam
-        self.alpha = alpha
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.power_t = power_t
-        self.momentum = momentum
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.standardize = standardize
-        self.dtype = dtype
-        self.seed = seed
+        self._store(locals())
 
     def _loss_name(self) -> str:
         if self.loss not in self.LOSSES:
@@ -294,20 +272,7 @@ class LogisticClassifier(_LinearClassifier):
 
     def __init__(self, reg="l2", lam=1e-3, alpha=0.5, epochs=100, batch_size=512, lr=0.2, lr_schedule="invscaling",
                  power_t=0.5, momentum=0.9, tol=1e-3, n_iter_no_change=3, standardize=True, dtype=None, seed=0):
-        self.reg = reg
-        self.lam = lam
-        self.alpha = alpha
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.power_t = power_t
-        self.momentum = momentum
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.standardize = standardize
-        self.dtype = dtype
-        self.seed = seed
+        self._store(locals())
 
     def _loss_name(self) -> str:
         return "logistic"
