@@ -14,7 +14,7 @@ verify them against finite differences.
 
 from .api import Derivative, MatcalcError, derive, hessian, jacobian
 from .derive import UnsupportedError
-from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse
+from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from .verify import Report, VerificationError
 from .train import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
 from .check import Step, StepsReport, Verdict, check, check_steps
@@ -45,4 +45,5 @@ __all__ = [
     "hessian",
     "jacobian",
     "parse",
+    "parse_latex",
 ]

@@ -506,13 +506,22 @@ def diag_of_scaled(e: E.Expr) -> E.Expr:
 
 
 def power_of_sqrt(e: E.Power) -> E.Expr:
-    """sqrt(a)^2 = a;  (a^p)^q = a^(pq) for constant p, q."""
+    """sqrt(a)^(2k) = a^k;  (a^p)^q = a^(pq) for an integer q;  (a^(2k))^(1/2) = |a|^k.
+
+    (a^p)^q = a^(pq) is false in general: ((-1)^2)^(1/2) = 1, not -1.
+    """
     b, p = e.args
-    if (isinstance(b, E.Apply) and b.fname == "sqrt" and isinstance(p, E.Const) and isinstance(p.value, Fraction)
-            and p.value.denominator == 1 and p.value % 2 == 0):
-        return E.power(b.arg, E.const(p.value / 2))
-    if isinstance(b, E.Power) and isinstance(p, E.Const) and isinstance(b.args[1], E.Const):
-        return E.power(b.args[0], E.const(b.args[1].value * p.value))
+    if not (isinstance(p, E.Const) and isinstance(p.value, Fraction)):
+        return e
+    q = p.value
+    if isinstance(b, E.Apply) and b.fname == "sqrt" and q.denominator == 1 and q % 2 == 0:
+        return E.power(b.arg, E.const(q / 2))
+    if isinstance(b, E.Power) and isinstance(b.args[1], E.Const) and isinstance(b.args[1].value, Fraction):
+        r = b.args[1].value
+        if q.denominator == 1:
+            return E.power(b.args[0], E.const(r * q))
+        if q == Fraction(1, 2) and r.denominator == 1 and r % 2 == 0:
+            return E.power(E.apply("abs", b.args[0]), E.const(r / 2))
     return e
 
 

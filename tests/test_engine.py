@@ -61,7 +61,6 @@ RULE_ROWS = [
     (S.relu_times_step, "relu(x).*step(x)", {"x": "n"}, {}, "relu(x)"),
     (S.kron_mixed_product, "kron(A, B)*kron(C, D)", {"A": "n,m", "B": "p,q", "C": "m,k", "D": "q,r"}, {}, "kron(A*C, B*D)"),
     (S.kron_commutation, "kron(a', B)*commutation(n, m)", {"a": "n", "B": "p,m"}, {}, "kron(B, a')"),
-    (S.kron_of_identities, "kron(eye(m), eye(n))", {}, {}, "kron(eye(m), eye(n))"),
     (S.kron_of_vectors, "kron(u', v)", {"u": "n", "v": "m"}, {}, "v*u'"),
     (S.factor_common_kron, "kron(a, B) - 2*kron(a, C)", {"a": "n", "B": "m,p", "C": "m,p"}, {}, "kron(a, B - 2*C)"),
     (S.trace_of_kron, "tr(kron(A, B))", {"A": "n,n", "B": "m,m"}, {}, "tr(A)*tr(B)"),
@@ -83,6 +82,8 @@ RULE_ROWS = [
     (S.sum_of_hadamard, "sum(a.*b)", {"a": "n", "b": "n"}, {}, "a'*b"),
     (S.trace_of_scaled, "tr(2*X + Y)", {"X": "n,n", "Y": "n,n"}, {}, "2*tr(X) + tr(Y)"),
     (S.power_of_sqrt, "sqrt(s)^2", {"s": ()}, {}, "s"),
+    (S.power_of_sqrt, "(x.^2).^(1/2)", {"x": "n"}, {}, "abs(x)"),
+    (S.power_of_sqrt, "(x.^(1/2)).^4", {"x": "n"}, {}, "x.^2"),
     (S.sigmoid_of_negative, "sigmoid(-z)", {"z": "n"}, {}, "vector(1) - sigmoid(z)"),
     (S.exp_log, "exp(log(x))", {"x": "n"}, {}, "x"),
     (S.collect_like_terms, "A + 2*A", {"A": "n,m"}, {}, "3*A"),
@@ -116,7 +117,11 @@ def test_rule(rule, text, shapes, assume, expected):
     rewritten = out if target is p.expr else _replace(p.expr, target, out)
     exp = parse(expected, shapes={**shapes, **{k: tuple(map(str, v.shape)) for k, v in p.variables.items() if "dimension" not in v.assume}}, assume=assume)
     # the rewrite keeps the value at a random non-square point
-    pt = _point(p, positive=True)
+    # unrestricted entries unless the expression needs positive ones: a rule right only for x > 0 must fail here
+    pt = _point(p)
+    with np.errstate(all="ignore"):
+        if not np.all(np.isfinite(_value(p.expr, p, pt))):
+            pt = _point(p, positive=True)
     np.testing.assert_allclose(_value(rewritten, p, pt), _value(p.expr, p, pt), rtol=1e-9, atol=1e-9)
     # and it is the documented identity
     assert S.simplify(rewritten) == S.simplify(exp.expr)
@@ -257,6 +262,17 @@ BAD = [
      "nested 1000 levels deep"),
     ("deep unary chain", lambda: matcalc.derive("-" * 5000 + "x", wrt="x"), matcalc.ParseError, "nested more than"),
     ("hessian of a vector", lambda: matcalc.hessian("A*x", wrt="x"), matcalc.MatcalcError, "needs a scalar function"),
+    ("huge matrix power", lambda: matcalc.derive("X^100000", wrt="X"), matcalc.ShapeMismatchError,
+     "the matrix power 100000 is too large"),
+    ("number out of range", lambda: matcalc.derive("1e999*x'*x", wrt="x"), matcalc.ParseError, "outside the range of a float"),
+    ("shape of the wrong type", lambda: matcalc.derive("x'*x", wrt="x", shapes={"x": 3.5}), matcalc.ShapeMismatchError,
+     "a shape is a tuple"),
+    ("shapes not a dict", lambda: matcalc.derive("x'*x", wrt="x", shapes=[1, 2]), matcalc.ShapeMismatchError,
+     "shapes is a dict"),
+    ("assumption of the wrong type", lambda: matcalc.derive("x'*x", wrt="x", assume={"x": 5}), ValueError,
+     "the assumptions of x are names"),
+    ("commutation of a fraction", lambda: matcalc.derive("tr(commutation(1.5, 2))", wrt="x"), matcalc.ShapeMismatchError,
+     "takes positive integers or dimension names, got 1.5"),
     ("kron of the variable", lambda: matcalc.derive("sum(kron(X, B))", wrt="X", shapes={"X": "n,n", "B": "m,m"}),
      matcalc.UnsupportedError, "kron"),
 ]
@@ -345,3 +361,52 @@ def test_docs_rules_are_current():
     root = pathlib.Path(__file__).resolve().parents[1]
     render = runpy.run_path(str(root / "docs" / "make_rules.py"))["render"]
     assert (root / "docs" / "rules.md").read_text() == render(), "run python docs/make_rules.py"
+
+
+# -- results that are right only for positive entries must not pass ----------------------------
+
+SIGN_TRAPS = [
+    # (function, variable, textbook derivative valid for every real entry)
+    ("sum((x.^2).^(1/2))", "x", "sign(x)"),
+    ("sum((x.^2).^(3/2))", "x", "3*abs(x).*x"),
+    ("sum(abs(x).^3)", "x", "3*abs(x).*x"),
+    ("(x'*x)^(1/2)", "x", "x/norm2(x)"),
+]
+
+
+@pytest.mark.parametrize("text, wrt, expected", SIGN_TRAPS, ids=[r[0] for r in SIGN_TRAPS])
+def test_no_positive_only_answers(text, wrt, expected):
+    d = matcalc.derive(text, wrt=wrt)
+    assert d.verify().ok
+    p = parse(expected, shapes={k: tuple(map(str, v.shape)) for k, v in d.variables.items()})
+    x = -np.abs(RNG.normal(size=(5, 1))) - 0.1  # negative entries
+    got = compile_expr(d.result, list(d.variables.values()))(x=x)
+    np.testing.assert_allclose(got, compile_expr(p.expr, list(p.variables.values()))(x=x), rtol=1e-10)
+
+
+def test_elementwise_division_of_a_number():
+    # 1./x is 1 ./ x (MATLAB), not the number 1. divided by x
+    p = parse("1./x")
+    assert p.variables["x"].shape == (E.dim("n"), E.ONE)
+    assert p.expr == E.power(p.variables["x"], E.const(-1))
+
+
+@pytest.mark.parametrize("names", [{"_d_n": (), "x": ("n_", 1)}, {"np": (), "np_": ()}, {"dims": (), "dims_": ()},
+                                   {"lambda": (), "lambda_": ()}, {"if": (), "if_": ()}])
+def test_generated_code_names_never_collide(names):
+    scalars = [k for k, v in names.items() if v == ()]
+    text = f"{scalars[0]}*x'*x + " + (f"{scalars[1]}*sum(x)" if len(scalars) > 1 else "sum(x)")
+    d = matcalc.derive(text, wrt="x", shapes=names)
+    args = {k: float(i + 2) for i, k in enumerate(scalars)}
+    x = RNG.normal(size=(4, 1))
+    g = d.to_numpy()(x=x, **args)
+    c = args.get(scalars[1], 1.0) if len(scalars) > 1 else 1.0
+    np.testing.assert_allclose(g, 2 * args[scalars[0]] * x + c)
+
+
+def test_a_sum_of_many_terms_compiles():
+    text = " + ".join(f"x'*A{i}*x" for i in range(400))
+    g = matcalc.derive(text, wrt="x").to_numpy()
+    As = {f"A{i}": RNG.normal(size=(3, 3)) for i in range(400)}
+    x = RNG.normal(size=(3, 1))
+    np.testing.assert_allclose(g(x=x, **As), sum((A + A.T) @ x for A in As.values()), rtol=1e-10)

@@ -9,8 +9,9 @@ a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp.
 from __future__ import annotations
 
 import keyword
+import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
@@ -47,6 +48,13 @@ def _sigmoid(z):
     return np.exp(-np.logaddexp(0, -z))
 
 
+def _sum_terms(*terms):
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
 def _commutation(m, n, dtype):
     k = np.zeros((m * n, m * n), dtype=dtype)
     for i in range(m):
@@ -56,26 +64,50 @@ def _commutation(m, n, dtype):
 '''
 
 
-def ident(name: str) -> str:
-    """A Python identifier for a variable name (lambda -> lambda_, names clear of the generated code's own)."""
-    safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    if not safe.isidentifier():
-        safe = "v_" + safe
-    if keyword.iskeyword(safe) or safe in ("np", "dims") or safe.startswith("_"):
+RESERVED = {"np", "dims"}
+
+
+def _safe(name: str) -> str:
+    """A Python identifier close to ``name``: never starting with "_" (the generated code's own names do)."""
+    safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in unicodedata.normalize("NFKC", name))
+    safe = "".join(ch if ch.isascii() else "_" for ch in safe)
+    if not safe or not safe[0].isalpha():
+        safe = "v" + safe
+    if keyword.iskeyword(safe) or safe in RESERVED:
         safe = safe + "_"
     return safe
 
 
-def dim_code(d) -> str:
-    if isinstance(d, sympy.Integer):
-        return str(int(d))
-    if isinstance(d, sympy.Symbol):
-        return "_d_" + ident(str(d))
-    if isinstance(d, sympy.Mul):
-        return "(" + "*".join(dim_code(a) for a in d.args) + ")"
-    if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
-        return "(" + "*".join([dim_code(d.base)] * int(d.exp)) + ")"
-    raise PrinterError(f"cannot compile the dimension {d}")
+class Names:
+    """One collision-free table of Python names for a compiled function: variables keep names close to
+    their own (``lambda`` -> ``lambda_``), sizes are ``_d0_n``, ``_d1_m``, ... and temporaries ``_t0``, ..."""
+
+    def __init__(self, variables, dims):
+        self.vars: dict = {}
+        used = set(RESERVED)
+        for v in variables:
+            base = _safe(v.name)
+            while base in used:
+                base += "_"
+            used.add(base)
+            self.vars[v.name] = base
+        self.dims = {s: f"_d{i}_{_safe(str(s))}" for i, s in enumerate(dims)}
+
+    def var(self, v: E.Var) -> str:
+        if "dimension" in v.assume:
+            return self.dims[sympy.Symbol(v.name, integer=True, positive=True)]
+        return self.vars[v.name]
+
+    def dim(self, d) -> str:
+        if isinstance(d, sympy.Integer):
+            return str(int(d))
+        if isinstance(d, sympy.Symbol):
+            return self.dims[d]
+        if isinstance(d, sympy.Mul):
+            return "(" + "*".join(self.dim(a) for a in d.args) + ")"
+        if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
+            return "(" + "*".join([self.dim(d.base)] * int(d.exp)) + ")"
+        raise PrinterError(f"cannot compile the dimension {d}")
 
 
 def _num(v) -> str:
@@ -87,7 +119,9 @@ def _num(v) -> str:
 
 
 def _add(e: E.Add, c: Callable) -> str:
-    """a - b rather than a + (-1.0 * b)."""
+    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion."""
+    if len(e.args) > 32:
+        return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
     out = []
     for i, t in enumerate(e.args):
         neg = isinstance(t, E.MatMul) and isinstance(t.args[0], E.Const) and t.args[0].value < 0
@@ -105,12 +139,12 @@ def _chain(chain: list, c: Callable) -> str:
         first, rest = chain[0], chain[1:]
         inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
         s = f"np.sum({inner}, axis=0, keepdims=True)"
-        return s if first.rows == 1 else f"np.broadcast_to({s}, ({dim_code(first.rows)}, {dim_code(rest[-1].cols)}))"
+        return s if first.rows == 1 else f"np.broadcast_to({s}, ({c.names.dim(first.rows)}, {c.names.dim(rest[-1].cols)}))"
     if len(chain) >= 2 and isinstance(chain[-1], E.Ones):
         last, rest = chain[-1], chain[:-1]
         inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
         s = f"np.sum({inner}, axis=1, keepdims=True)"
-        return s if last.cols == 1 else f"np.broadcast_to({s}, ({dim_code(rest[0].rows)}, {dim_code(last.cols)}))"
+        return s if last.cols == 1 else f"np.broadcast_to({s}, ({c.names.dim(rest[0].rows)}, {c.names.dim(last.cols)}))"
     return " @ ".join(c(f) for f in chain)
 
 
@@ -145,12 +179,12 @@ def _apply(e: E.Apply, c):
 
 
 EMITTERS: dict[type, Callable] = {
-    E.Var: lambda e, c: ("_d_" + ident(e.name)) if "dimension" in e.assume else ident(e.name),
+    E.Var: lambda e, c: c.names.var(e),
     E.Const: lambda e, c: _num(e.value),
-    E.Identity: lambda e, c: f"np.eye({dim_code(e.rows)}, dtype=_dt)",
-    E.Ones: lambda e, c: f"np.ones(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
-    E.Zero: lambda e, c: f"np.zeros(({dim_code(e.rows)}, {dim_code(e.cols)}), dtype=_dt)",
-    E.Commutation: lambda e, c: f"_commutation({dim_code(e.args[0])}, {dim_code(e.args[1])}, _dt)",
+    E.Identity: lambda e, c: f"np.eye({c.names.dim(e.rows)}, dtype=_dt)",
+    E.Ones: lambda e, c: f"np.ones(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), dtype=_dt)",
+    E.Zero: lambda e, c: f"np.zeros(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), dtype=_dt)",
+    E.Commutation: lambda e, c: f"_commutation({c.names.dim(e.args[0])}, {c.names.dim(e.args[1])}, _dt)",
     E.Add: lambda e, c: _add(e, c),
     E.MatMul: _matmul,
     E.Hadamard: lambda e, c: "(" + " * ".join(c(f) for f in e.args) + ")",
@@ -186,29 +220,27 @@ class Compiled:
     shape: tuple
     free_dims: tuple = ()  # dimensions no input array carries: pass them by name, e.g. p=3
 
-    def __post_init__(self):
-        # arrays are passed by variable name; a name that is a Python keyword is renamed in the code
-        self._renamed = {n: ident(n) for n in self.names if ident(n) != n}
+    renamed: dict = field(default_factory=dict)  # variable name -> its name in the code, where they differ
 
     def __call__(self, *args, **kwargs):
-        if self._renamed:
-            kwargs = {self._renamed.get(k, k): v for k, v in kwargs.items()}
+        if self.renamed:
+            kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
         return self.fn(*args, **kwargs)
 
     def __repr__(self):
         return f"<compiled matcalc function ({', '.join(self.names)})>"
 
 
-def _var_shapes(variables) -> list:
-    return [(v.name, v) for v in variables]
-
-
 def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:
     """Compile ``e`` to ``fname(**arrays)``; ``variables`` are the Var nodes it takes."""
     out_shape = out_shape or e.shape
-    counts: Counter = Counter()
-    for n in E.walk(e):
-        counts[n] += 1
+    arrays = [v for v in variables if "dimension" not in v.assume]
+    dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}
+                         | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
+                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
+                         key=str)
+    names = Names(arrays, dims_needed)
+    counts: Counter = Counter(E.walk(e))
     temps: dict = {}
     lines: list = []
 
@@ -227,48 +259,45 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
             return name
         return code
 
+    c.names = names
     body = c(e)
-    arrays = [v for v in variables if "dimension" not in v.assume]
-    dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}, key=str)
-    head = [f"def {fname}({', '.join([ident(v.name) for v in arrays] + ['**dims'])}):"]
+    head = [f"def {fname}({', '.join([names.vars[v.name] for v in arrays] + ['**dims'])}):"]
     for v in arrays:
-        n = ident(v.name)
+        n = names.vars[v.name]
         if v.is_scalar:
             head.append(f"    {n} = _scalar({n})")
         else:
             head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1})")
-    arr_names = [ident(v.name) for v in arrays if not v.is_scalar]
+    arr_names = [names.vars[v.name] for v in arrays if not v.is_scalar]
     dt_line = f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)"
     dt_index = len(head)
-    dims_needed = sorted(set(dims_needed) | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
-                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
-                         key=str)
     free = []
     for s in dims_needed:
         where = next(((v, i) for v in arrays for i, d in enumerate(v.shape) if d == s), None)
         if where is None:
             # a dimension no input carries (the size of a free vector(1)): pass it by name
             free.append(str(s))
-            head.append(f"    _d_{ident(str(s))} = _dim(dims, {str(s)!r})")
+            head.append(f"    {names.dims[s]} = _dim(dims, {str(s)!r})")
         else:
-            head.append(f"    _d_{ident(str(s))} = {ident(where[0].name)}.shape[{where[1]}]")
-    checks = []
-    for v in arrays:
-        if v.is_scalar:
-            continue
-        exp = f"({dim_code(v.rows)}, {dim_code(v.cols)})"
-        checks.append(f"    _check_shape({ident(v.name)}, {v.name!r}, {exp})")
+            head.append(f"    {names.dims[s]} = {names.vars[where[0].name]}.shape[{where[1]}]")
+    checks = [f"    _check_shape({names.vars[v.name]}, {v.name!r}, ({names.dim(v.rows)}, {names.dim(v.cols)}))"
+              for v in arrays if not v.is_scalar]
     if out_shape == (1, 1):
         ret = "    return _as_scalar(_r)"
     else:
-        ret = f"    return _as_shape(_r, ({dim_code(out_shape[0])}, {dim_code(out_shape[1])}))"
+        ret = f"    return _as_shape(_r, ({names.dim(out_shape[0])}, {names.dim(out_shape[1])}))"
     if any("_dt" in line for line in lines + [body]):  # the dtype of constant arrays (eye, ones) follows the inputs
         head.insert(dt_index, dt_line)
     src = "\n".join(head + checks + lines + [f"    _r = {body}", ret]) + "\n"
     namespace: dict = {}
-    exec(compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec"), namespace)  # generated code, never user text
+    try:
+        code = compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec")
+    except (RecursionError, MemoryError):
+        raise PrinterError("the expression is too large to compile to NumPy") from None
+    exec(code, namespace)  # generated code, never user text: names pass through Names, strings through repr
     return Compiled(source=PRELUDE + "\n\n" + src, fn=namespace[fname], names=tuple(v.name for v in arrays),
-                    shape=out_shape, free_dims=tuple(free))
+                    shape=out_shape, free_dims=tuple(free),
+                    renamed={v.name: names.vars[v.name] for v in arrays if names.vars[v.name] != v.name})
 
 
 HELPERS = '''

@@ -7,6 +7,7 @@ Input is bounded: at most ``MAX_LENGTH`` characters and ``MAX_DEPTH`` levels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from lark import Lark, Token, Tree
@@ -36,7 +37,7 @@ ADDOP: "+" | "-"
 MULOP: ".*" | "./" | "*" | "/"
 POWOP: ".^" | "^"
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
-NUMBER: /(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/
+NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?/
 
 %import common.WS
 %ignore WS
@@ -139,6 +140,8 @@ def _convert(t) -> Node:
     ch = t.children
     if k == "number":
         s = str(ch[0])
+        if not math.isfinite(float(s)) or (float(s) != 0 and abs(float(s)) < 1e-300):
+            raise ParseError(f"the number {s} is outside the range of a float", "", start + 1)
         return Node("number", value=s, start=start, end=end)
     if k == "name":
         return Node("name", value=str(ch[0]), start=start, end=end)

@@ -34,6 +34,7 @@ SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
+MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
 
@@ -159,6 +160,10 @@ class Parsed:
 
 def parse_shape(spec) -> tuple:
     """A shape from ``("n", 1)``, ``("n",)``, ``()``, ``"n x m"``, ``"n"``, ``"scalar"``."""
+    if not isinstance(spec, (str, tuple, list)) or (
+            not isinstance(spec, str) and not all(isinstance(d, (int, str)) and not isinstance(d, bool) for d in spec)):
+        raise ShapeMismatchError(f"a shape is a tuple of sizes and names such as ('n', 'm'), or text such as "
+                                 f"'n x m', got {spec!r}")
     if isinstance(spec, str):
         s = spec.strip().lower()
         if s in ("", "scalar", "()", "1", "1x1"):
@@ -189,7 +194,11 @@ def parse_shape(spec) -> tuple:
 
 def _normalize_assume(assume) -> dict:
     out: dict = {}
+    if assume is not None and not isinstance(assume, dict):
+        raise ValueError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
     for name, a in (assume or {}).items():
+        if not isinstance(a, (str, list, tuple, set, frozenset)) or not all(isinstance(x, str) for x in ([a] if isinstance(a, str) else a)):
+            raise ValueError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
         items = [a] if isinstance(a, str) else list(a)
         flat = []
         for it in items:
@@ -303,13 +312,25 @@ class _Inferrer:
             if not _is_scalar(et):
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
-                if _int_literal(ex) is None:
+                k = _int_literal(ex)
+                if k is None:
                     raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
+                if abs(k) > MAX_MATRIX_POWER:
+                    raise _Fail(n, f"the matrix power {k} is too large; the limit is {MAX_MATRIX_POWER}")
                 self.unify(bt[0], bt[1], n, "matrix power of a non-square matrix", (base, bt))
             return bt
         if k == "call":
             return self.call(n)
         raise _Fail(n, f"unknown syntax {k}")  # pragma: no cover
+
+    def _dim_arg(self, n: Node, a: Node) -> D:
+        """A size argument of eye(n) or commutation(m, n): a positive integer or a dimension name."""
+        if a.kind == "name":
+            return self.named_dim(a.value)
+        k = _int_literal(a) if a.kind == "number" else None
+        if not k or k < 1:
+            raise _Fail(n, f"{n.value}(...) takes positive integers or dimension names, got {a.src(self.text).strip()}")
+        return D(k)
 
     def call(self, n: Node):
         f = n.value
@@ -318,28 +339,11 @@ class _Inferrer:
             d = D()
             self.const_nodes[id(n)] = (d, d)
             return (d, d)
-        if f in ("eye",):
-            a = args[0]
-            if a.kind == "number":
-                d = D(_int_literal(a) or 0)
-                if not d.value:
-                    raise _Fail(n, "eye(n) needs a positive integer or a dimension name")
-            elif a.kind == "name":
-                d = self.named_dim(a.value)
-            else:
-                raise _Fail(n, "eye(n) needs a positive integer or a dimension name")
-            return (d, d)
-        if f == "commutation":
-            ds = []
-            for a in args:
-                if a.kind == "number":
-                    ds.append(D(_int_literal(a)))
-                elif a.kind == "name":
-                    ds.append(self.named_dim(a.value))
-                else:
-                    raise _Fail(n, "commutation(m, n) needs dimensions")
-            p = D(("prod", ds[0], ds[1]))
-            return (p, D(("prod", ds[0], ds[1])))
+        if f in ("eye", "commutation"):
+            ds = [self._dim_arg(n, a) for a in args]
+            if f == "eye":
+                return (ds[0], ds[0])
+            return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -461,6 +465,8 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     """
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
+    if shapes is not None and not isinstance(shapes, dict):
+        raise ShapeMismatchError(f"shapes is a dict such as {{'A': ('n', 'm')}}, got {type(shapes).__name__}")
     declared = {k: parse_shape(v) for k, v in (shapes or {}).items()}
     assume = _normalize_assume(assume)
     if known is not None:
