@@ -50,7 +50,7 @@ def _parse_any(expr, shapes, assume) -> Parsed:
 
 
 def _wrt_var(p: Parsed, wrt) -> E.Var:
-    name = wrt if isinstance(wrt, str) else getattr(wrt, "name", None)
+    name = wrt.strip() if isinstance(wrt, str) else getattr(wrt, "name", None)
     if name is None:
         raise MatcalcError(f"wrt must be a variable name, got {wrt!r}")
     v = p.variables.get(name)
@@ -157,10 +157,7 @@ class Derivative:
         return f"<{self.kind} of {to_text(self.function)} wrt {self.wrt.name} ({self.layout} layout): {self}>"
 
     def shapes_note(self) -> str:
-        return ", ".join(
-            f"{n}: {E.fmt_shape(v.shape)}" + (f" ({', '.join(sorted(v.assume))})" if v.assume else "")
-            for n, v in sorted(self.variables.items())
-        )
+        return E.shapes_note(self.variables)
 
     def to_dict(self) -> dict:
         return {

@@ -25,6 +25,8 @@ def _pairs(items, what) -> dict:
         if "=" not in it:
             raise api.MatcalcError(f"--{what} takes NAME=VALUE, got {it!r}")
         k, v = it.split("=", 1)
+        if k.strip() in out:
+            raise api.MatcalcError(f"--{what} names {k.strip()} twice")
         out[k.strip()] = v.strip()
     return out
 
@@ -94,7 +96,7 @@ def _protect_expressions(argv: list) -> list:
     """An expression such as -(1/n)*sum(...) is not an option: a leading space keeps argparse off it."""
     out = []
     for a in argv:
-        if a.startswith("-") and len(a) > 1 and (a[1] in "(.0123456789 " or any(ch in a for ch in "*()'/^ ")):
+        if a.startswith("-") and len(a) > 1 and not a.startswith("--") and not (len(a) == 2 and a[1].isalpha()):
             a = " " + a
         out.append(a)
     return out
@@ -117,6 +119,9 @@ def main(argv=None) -> int:
     except USER_ERRORS as e:
         print(f"matcalc: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a bug in matcalc: still one line, and a distinct exit status
+        print(f"matcalc: internal error: {type(e).__name__}: {e} (please report this)", file=sys.stderr)
+        return 70
 
 
 # -- train (matcalc.train) -----------------------------------------------------------------

@@ -321,8 +321,6 @@ def vec_coefficient(T: E.Expr, G: E.Var) -> E.Expr:
         n = U.rows * U.cols
         return E.matmul(_row_ones(n), vec_coefficient(U, G))
     if isinstance(T, E.Diag):
-        U = T.arg
-        # vec(diag(u)) = sum_i (e_i kron e_i) e_i' u
         raise UnsupportedError("diag: a Jacobian through diag(adjoint) has no compact vec form here")
     raise UnsupportedError(f"{type(T).__name__}: no vec rule for reading off a Jacobian")
 

@@ -171,6 +171,14 @@ def contains(e: Expr, v: Expr) -> bool:
     return any(n == v for n in walk(e))
 
 
+def shapes_note(variables: dict) -> str:
+    """'A: nxn, x: nx1 (positive)': the shapes and assumptions a result used."""
+    return ", ".join(
+        f"{n}: {fmt_shape(v.shape)}" + (f" ({', '.join(sorted(v.assume))})" if v.assume else "")
+        for n, v in sorted(variables.items())
+    )
+
+
 def size(e: Expr) -> int:
     return sum(1 for _ in walk(e))
 

@@ -271,7 +271,10 @@ def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
         raise ParseError("syntax error", text, getattr(e, "column", None)) from None
     if _depth(tree) > MAX_DEPTH:
         raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep")
-    return _ToNode(text, declared).node(tree)
+    try:
+        return _ToNode(text, declared).node(tree)
+    except RecursionError:
+        raise ParseError("the expression is nested too deeply (a very long product?)") from None
 
 
 # -- before and after the parser ----------------------------------------------------------

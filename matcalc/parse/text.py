@@ -19,9 +19,10 @@ from fractions import Fraction
 import sympy
 
 from .. import expr as E
+from ..functions import FUNCTIONS
 from .grammar import Node, ParseError, parse_tree
 
-ELEMENTWISE = {"exp", "log", "sqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "step"}
+ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
 TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
 SQUARE = {"tr", "det", "logdet", "inv"}
 FUNCTION_ARITY = {
@@ -149,10 +150,7 @@ class Parsed:
     text: str
 
     def shapes_note(self) -> str:
-        items = []
-        for name, v in sorted(self.variables.items()):
-            items.append(f"{name}: {E.fmt_shape(v.shape)}" + (f" ({', '.join(sorted(v.assume))})" if v.assume else ""))
-        return ", ".join(items)
+        return E.shapes_note(self.variables)
 
 
 # -- declarations ----------------------------------------------------------------
@@ -210,7 +208,7 @@ def _normalize_assume(assume) -> dict:
                 )
         s = set(flat)
         if "spd" in s:
-            s |= {"symmetric", "invertible", "positive_definite"} - {"positive_definite"}
+            s |= {"symmetric", "invertible"}
         out[name] = frozenset(s)
     return out
 
@@ -467,6 +465,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     names, eye_dims = _names(tree)
     if shapes is not None and not isinstance(shapes, dict):
         raise ShapeMismatchError(f"shapes is a dict such as {{'A': ('n', 'm')}}, got {type(shapes).__name__}")
+    for k in shapes or {}:
+        if not isinstance(k, str) or not k.isidentifier():
+            raise ShapeMismatchError(f"shapes are keyed by variable names, got {k!r}")
     declared = {k: parse_shape(v) for k, v in (shapes or {}).items()}
     assume = _normalize_assume(assume)
     if known is not None:
@@ -523,8 +524,8 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if {"symmetric", "spd", "invertible"} & a and r != c:
             raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
         variables[nm] = E.Var(nm, r, c, a)
-    builder = _Builder(text, variables, namer)
-    builder.const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
+    const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
+    builder = _Builder(text, variables, const_shapes)
     try:
         e = builder.build(tree)
     except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
@@ -588,10 +589,10 @@ class _Namer:
 
 
 class _Builder:
-    def __init__(self, text, variables, namer):
+    def __init__(self, text, variables, const_shapes):
         self.text = text
         self.vars = variables
-        self.namer = namer
+        self.const_shapes = const_shapes  # id(node) -> the inferred shape of vector(c), matrix(c), eye()
 
     def fail(self, n: Node, msg: str):
         return ShapeMismatchError(msg, self.text, n.start + 1)
@@ -669,7 +670,7 @@ class _Builder:
         return table[f](a)
 
     def _context_shape(self, n: Node):
-        shape = self.const_shapes.get(id(n)) if hasattr(self, "const_shapes") else None
+        shape = self.const_shapes.get(id(n))
         if shape is None:
             raise self.fail(n, f"cannot tell the size of {n.src(self.text)} from its context")
         return shape
