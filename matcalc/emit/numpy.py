@@ -123,7 +123,12 @@ def _add(e: E.Add, c: Callable) -> str:
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
     out = []
+    # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
+    full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
     for i, t in enumerate(e.args):
+        if isinstance(t, E.Ones) and full:
+            out.append(("" if i == 0 else " + ") + "1.0")
+            continue
         neg = isinstance(t, E.MatMul) and isinstance(t.args[0], E.Const) and t.args[0].value < 0
         if neg:
             pos = E.matmul(E.const(-t.args[0].value), *t.args[1:])
