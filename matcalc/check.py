@@ -4,17 +4,23 @@
 verified result and says *why* a wrong answer is wrong.
 
 The decision is sound in one direction by construction: an answer is called
-correct only when it is equal to the engine's result, either
+correct only when its numbers agree with the engine's result at every one of
+several (at least ``MIN_TRIALS``) random shapes and points: non-square shapes,
+non-symmetric matrices unless assumed, points in the domain of the *function*
+and of the engine's result, away from their kinks
+(``matcalc.verify.draw_dims`` / ``draw_point``), relative error at most
+``TOLERANCE`` (1e-10) in float64.  It is then
 
-* **proved**: ``simplify(claim)`` is the engine's result node for node, or
-  ``simplify(claim - expected)`` is zero, (and the numbers agree too), or
-* **numerically checked** at several random shapes and points: non-square
-  shapes, non-symmetric matrices unless assumed, points inside the domain and
-  away from kinks (``matcalc.verify.draw_dims`` / ``draw_point``), relative
-  error below ``TOLERANCE`` in float64 at every point.
+* **proved** when, in addition, ``simplify(claim)`` is the engine's result
+  node for node or ``simplify(claim - expected)`` is zero (a "proof" the
+  numbers contradict is dropped, with a note), or
+* **numerically checked** otherwise.
 
+The claim never chooses the test points: a claim that is undefined (nan, inf)
+at a point where the function and its derivative are defined is wrong there.
 Shapes are compared first: an answer of the wrong shape is never compared
-entry by entry.
+entry by entry.  Sizes a claim leaves to context (``vector(1)`` alone) are
+taken from the shape the answer must have.
 
 A wrong answer gets a *tested* diagnosis: each hypothesis is a concrete
 rewrite (of the claim or of the expected result) that is evaluated at the same
@@ -62,18 +68,19 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import LAYOUTS, Derivative, MatcalcError, _layout, _parse_any, derive, hessian
+from .api import LAYOUTS, Derivative, MatcalcError, _layout, derive, hessian
 from .emit.latex import to_latex
-from .emit.numpy import compile_expr
 from .emit.text import to_text
-from .parse import ParseError, Parsed, UnknownNameError, parse
+from .evaluate import (MIN_TRIALS, TOLERANCE, TRIALS, Points, compare, finite, looks_latex,
+                       parse_function, parse_text, rel_error, shape_symbols, substitute, unify_dims)
+from .explain import explain
+from .parse import ParseError, Parsed, UnknownNameError
+from .parse.text import _normalize_assume
 from .simplify import SimplifyBudgetError, simplify
-from .verify import DomainError, dimension_symbols, draw_dims, draw_point
+from .verify import dimension_symbols
 
 __all__ = ["check", "check_steps", "Verdict", "StepsReport", "Step", "TAGS", "TOLERANCE"]
 
-TOLERANCE = 1e-7  # relative error ||claim - expected|| / max(||claim||, ||expected||)
-TRIALS = 4  # random shapes (and one point at each) for a numerical check
 MAX_CANDIDATES = 80  # rewrites tried per hypothesis
 
 TAGS = (
@@ -92,46 +99,6 @@ TAGS = (
 # ---------------------------------------------------------------------------------
 # Reading a claim
 # ---------------------------------------------------------------------------------
-
-_NUMPY_FUNCS = {
-    "np.linalg.inv": "inv", "np.linalg.det": "det", "np.sum": "sum", "np.trace": "tr", "np.exp": "exp",
-    "np.log": "log", "np.sqrt": "sqrt", "np.abs": "abs", "np.tanh": "tanh", "np.sin": "sin", "np.cos": "cos",
-    "np.sign": "sign", "np.diag": "diag",
-}
-
-
-def _numpy_spelling(text: str) -> str:
-    """Accept a few NumPy spellings people paste from code: np.sum(W) is sum(W), X.T is X', A @ B is A*B.
-
-    Only these fixed tokens are rewritten; nothing is evaluated.
-    """
-    if "np." in text:
-        for k in sorted(_NUMPY_FUNCS, key=len, reverse=True):
-            text = re.sub(re.escape(k) + r"\s*\(", _NUMPY_FUNCS[k] + "(", text)
-    text = re.sub(r"(?<=[\w)\]])\.T\b", "'", text)
-    return text.replace("@", "*")
-
-
-def looks_latex(text: str) -> bool:
-    """A claim is read as LaTeX when it has a backslash or a braced super/subscript."""
-    return "\\" in text or "^{" in text or "_{" in text
-
-
-def _parse_text(text: str, shapes=None, assume=None, known=None) -> Parsed:
-    if looks_latex(text):
-        try:
-            from .parse.latex import parse_latex
-        except ImportError:
-            raise ParseError("this looks like LaTeX, but the LaTeX reader (matcalc.parse.latex) is not "
-                             "available; write it in plain text, e.g. 2*W'") from None
-        return parse_latex(text, shapes=shapes, assume=assume, known=known)
-    return parse(_numpy_spelling(text), shapes=shapes, assume=assume, known=known)
-
-
-def _parse_function(expr, shapes, assume) -> Parsed:
-    if isinstance(expr, str) and looks_latex(expr):
-        return _parse_text(expr, shapes, assume)
-    return _parse_any(expr, shapes, assume)
 
 
 def _dim_spec(d):
@@ -159,36 +126,27 @@ def _dims_of(variables) -> set:
     return out
 
 
-def _rebuild(node: E.Expr, kids: list) -> E.Expr:
-    """node over new children; a product whose scalar factor became an array drops its broadcast ones."""
-    try:
-        return node.rebuild(kids)
-    except E.ShapeError:
-        if isinstance(node, E.MatMul):
-            return E.matmul(*[k for k in kids if not isinstance(k, E.Ones)])
-        raise
+def _fresh_dims(p: Parsed, shapes: dict) -> set:
+    """The dimension symbols the parser made up for sizes that only context gives (``vector(1)``, ``eye()``)."""
+    given = {str(d) for sh in shapes.values() for d in sh} | set(p.variables)
+    return {s for s in shape_symbols(p.expr) if str(s) not in given}
 
 
-def substitute(e: E.Expr, mapping: dict) -> E.Expr:
-    """e with every node that is a key of ``mapping`` replaced (rebuilt through the constructors)."""
-    memo: dict = {}
+def _sized(e: E.Expr, fresh: set, targets: list, what: str, dims: set) -> E.Expr:
+    """e with its made-up sizes fixed by the shape it must have (one of ``targets``, in order of preference).
 
-    def go(n):
-        if n in mapping:
-            return mapping[n]
-        hit = memo.get(n)
-        if hit is not None:
-            return hit
-        kids = n.children
-        out = n
-        if kids:
-            new = [go(c) for c in kids]
-            if any(a is not b for a, b in zip(new, kids)):
-                out = _rebuild(n, new)
-        memo[n] = out
-        return out
-
-    return go(e)
+    Raises when a size stays unknown: a claim is never evaluated with a size the function does not fix.
+    """
+    if fresh:
+        sized = unify_dims(e, fresh, targets)
+        if sized is not None:
+            e = sized
+    for n in E.walk(e):
+        extra = {s for d in n.shape for s in d.free_symbols if s in fresh or str(s) not in dims}
+        if extra:
+            raise MatcalcError(f"cannot infer the shape of {to_text(n)} in {what} from the function's "
+                               f"variables; write it with them (e.g. eye(n) with a size they use)")
+    return e
 
 
 def _bind(e: E.Expr, variables: dict, what: str) -> E.Expr:
@@ -205,171 +163,34 @@ def _bind(e: E.Expr, variables: dict, what: str) -> E.Expr:
     return substitute(e, mapping) if mapping else e
 
 
-def read_claim(claimed, variables: dict, what: str = "the claim") -> E.Expr:
-    """The claimed answer as a matcalc expression over the function's variables."""
+def read_claim(claimed, variables: dict, what: str = "the claim", targets: list = ()) -> E.Expr:
+    """The claimed answer as a matcalc expression over the function's variables.
+
+    ``targets``: the shapes the answer may have (the requested layout's first).
+    A size that only context gives (``vector(1)`` alone) is taken from them.
+    """
     if isinstance(claimed, Derivative):
         claimed = claimed.result
+    fresh: set = set()
     if isinstance(claimed, E.Expr):
         e = _bind(claimed, variables, what)
     elif isinstance(claimed, str):
         if not claimed.strip():
             raise ParseError(f"{what} is empty")
         known = set(variables) | _dims_of(variables.values())
-        p = _parse_text(claimed, shapes=_declared_shapes(variables), known=known)
+        shapes = _declared_shapes(variables)
+        p = parse_text(claimed, shapes=shapes, known=known)
+        fresh = _fresh_dims(p, shapes)
         e = _bind(p.expr, variables, what)
     elif isinstance(claimed, sympy.Basic):
         from .sympy_bridge import from_sympy
 
         # through text, so that the claim's dimensions are unified with the function's
-        return read_claim(to_text(from_sympy(claimed).expr), variables, what)
+        return read_claim(to_text(from_sympy(claimed).expr), variables, what, targets)
     else:
         raise MatcalcError(f"{what} must be text, LaTeX, a SymPy expression or a matcalc expression, "
                            f"got {type(claimed).__name__}")
-    dims = _dims_of(variables.values())
-    for n in E.walk(e):
-        for d in n.shape:
-            extra = {str(s) for s in d.free_symbols} - dims
-            if extra:
-                raise MatcalcError(f"cannot infer the shape of {to_text(n)} in {what} from the function's "
-                                   f"variables; write it with them (e.g. eye(n) with a size they use)")
-    return e
-
-
-# ---------------------------------------------------------------------------------
-# Numbers: random shapes and points, evaluation, comparison
-# ---------------------------------------------------------------------------------
-
-
-def _as2d(v):
-    a = np.asarray(v, dtype=float)
-    if a.ndim == 0:
-        return a.reshape(1, 1)
-    if a.ndim == 1:
-        return a.reshape(-1, 1)
-    return a
-
-
-class Points:
-    """Random shapes (``draw_dims``) and a point in the domain at each (``draw_point``).
-
-    ``values(e)`` compiles ``e`` and evaluates it at every point (cached).
-    """
-
-    def __init__(self, variables, domain: E.Expr, n: int = TRIALS, seed: int = 0, fallback: E.Expr | None = None,
-                 trials: list | None = None):
-        self.variables = list(variables)
-        self._cache: dict = {}
-        if trials is not None:
-            self.trials = trials
-            return
-        syms = dimension_symbols(self.variables, domain)
-        rng = np.random.default_rng(seed)
-        self.trials = []
-        t = 0
-        while len(self.trials) < n and t < 3 * n:
-            dims = draw_dims(syms, rng, t)
-            t += 1
-            point = None
-            for dom in (domain, fallback):
-                if dom is None:
-                    continue
-                try:
-                    point = draw_point(dom, self.variables, dims, rng)
-                    break
-                except DomainError:
-                    continue
-            if point is not None:
-                self.trials.append((dims, point))
-        if not self.trials:
-            raise MatcalcError(f"found no point in the domain of {to_text(domain)} to test at")
-
-    def __len__(self):
-        return len(self.trials)
-
-    def values(self, e: E.Expr) -> list:
-        hit = self._cache.get(e)
-        if hit is not None:
-            return hit
-        try:
-            fn = compile_expr(e, self.variables, "g")
-        except (TypeError, KeyError) as err:  # a node without a NumPy emitter
-            raise MatcalcError(f"cannot evaluate {to_text(e)} numerically: {err}") from None
-        out = []
-        for _, point in self.trials:
-            try:
-                with np.errstate(all="ignore"):
-                    out.append(_as2d(fn(**point)))
-            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, OverflowError):
-                out.append(None)
-        self._cache[e] = out
-        return out
-
-    def symmetrized(self, names) -> "Points":
-        """The same shapes and points with the named square matrices replaced by their symmetric parts."""
-        trials = []
-        for dims, point in self.trials:
-            p = dict(point)
-            for nm in names:
-                a = np.asarray(p[nm], dtype=float)
-                p[nm] = (a + a.T) / 2
-            trials.append((dims, p))
-        return Points(self.variables, None, trials=trials)
-
-    def scalar_values(self, name: str) -> list:
-        """The value of a scalar variable or a dimension at each point."""
-        out = []
-        for dims, point in self.trials:
-            if name in dims:
-                out.append(float(dims[name]))
-            else:
-                out.append(float(np.asarray(point[name]).reshape(-1)[0]))
-        return out
-
-    def describe(self) -> str:
-        shown = []
-        for dims, _ in self.trials:
-            shown.append("(" + ", ".join(f"{k}={v}" for k, v in sorted(dims.items())) + ")" if dims else "(scalars)")
-        return ", ".join(shown)
-
-
-def _finite(a) -> bool:
-    return a is not None and bool(np.all(np.isfinite(a)))
-
-
-def _rel(a, b) -> float:
-    den = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-10)
-    return float(np.linalg.norm(a - b)) / den
-
-
-@dataclass
-class Comparison:
-    equal: bool
-    max_error: float
-    worst: int | None  # the trial to show as a counterexample: failing, preferably without sizes of 1
-    used: int  # trials where the expected value was defined
-
-
-def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, points: "Points | None" = None) -> Comparison:
-    """Relative error at every trial where the expected value is defined."""
-    errs: dict = {}
-    for i, (a, b) in enumerate(zip(claim_vals, expected_vals)):
-        if not _finite(b):
-            continue
-        if a is None or a.shape != b.shape or not _finite(a):
-            errs[i] = float("inf")
-        else:
-            errs[i] = _rel(a, b)
-    if not errs:
-        raise MatcalcError("the expected result could not be evaluated at any test point")
-    worst_err = max(errs.values())
-    failing = [i for i, e in errs.items() if e > tol] or list(errs)
-
-    def key(i):
-        ones = bool(points) and any(v == 1 for v in points.trials[i][0].values())
-        return (ones, -errs[i])
-
-    worst = min(failing, key=key)
-    return Comparison(worst_err <= tol, worst_err, worst, len(errs))
+    return _sized(e, fresh, list(targets), what, _dims_of(variables.values()))
 
 
 def _entry(i: int, shape) -> tuple:
@@ -469,21 +290,21 @@ def _ratios(claim_vals, target_vals, tol) -> list | None:
     """Per trial, r with claim = r * target (None when not proportional)."""
     rs = []
     for a, b in zip(claim_vals, target_vals):
-        if not _finite(b):
+        if not finite(b):
             continue
-        if not _finite(a) or a.shape != b.shape:
+        if not finite(a) or a.shape != b.shape:
             return None
         bb = float(np.vdot(b, b))
         if bb < 1e-20:
             return None
         r = float(np.vdot(a, b)) / bb
-        if _rel(a, r * b) > tol:
+        if rel_error(a, r * b) > tol:
             return None
         rs.append(r)
     return rs or None
 
 
-def _constant(xs, tol=1e-7) -> bool:
+def _constant(xs, tol=1e-9) -> bool:
     return all(abs(x - xs[0]) <= tol * max(1.0, abs(xs[0])) for x in xs)
 
 
@@ -496,8 +317,9 @@ def ratio_finding(claim_vals, target_vals, points: Points, scalars: list, expect
     if _constant(rs):
         r = _fraction(rs[0])
         if r is None or r == 1:
-            if r is None:
-                return Finding(["factor"], f"the claim is {rs[0]:.6g} times the correct answer", rs[0])
+            if r is None or abs(rs[0] - 1) > 1e-13:
+                # a constant that is no simple fraction, or 1 + a little: reported as it is, never rounded to 1
+                return Finding(["factor"], f"the claim is {rs[0]:.12g} times the correct answer", rs[0])
             return None
         if r == -1:
             return Finding(["sign"], "wrong sign: the claim is -1 times the correct answer", r)
@@ -869,8 +691,6 @@ class Verdict:
         d = self.expected
         if d.order != 1 or not d.function.is_scalar:
             return ""
-        from .explain import explain
-
         try:
             ex = explain(d.function, d.wrt.name, layout=d.layout)
         except (MatcalcError, ValueError):
@@ -950,11 +770,42 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
         _layout(layout)
     if order not in (1, 2):
         raise MatcalcError(f"order must be 1 (a derivative) or 2 (a Hessian), got {order!r}")
-    p = _parse_function(expr, shapes, assume)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < MIN_TRIALS:
+        raise MatcalcError(f"trials must be an integer >= {MIN_TRIALS}, got {trials!r}")
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise MatcalcError(f"tol must be a number in (0, 1), got {tol!r}")
+    p = parse_function(expr, shapes, assume)
     d = (hessian if order == 2 else derive)(p, wrt, layout=layout or "denominator")
     _verified(d)
-    claim = read_claim(claimed, d.variables)
+    order_ = [layout or "denominator"] + [L for L in LAYOUTS if L != (layout or "denominator")]
+    claim = read_claim(claimed, d.variables, targets=[d.in_layout(L).result.shape for L in order_])
     return _judge(d, claim, layout, trials, seed, tol)
+
+
+def judging_points(function: E.Expr, expected: E.Expr, variables, trials: int = TRIALS, seed: int = 0) -> Points:
+    """Points in the domain of the function and of the correct answer: never chosen by the claim."""
+    try:
+        return Points(variables, E.add(E.sum_(function), E.sum_(expected)), trials, seed, fallback=function)
+    except (MatcalcError, E.ShapeError):
+        return Points(variables, function, trials, seed)
+
+
+def undefined_message(points: Points, k: int, what: str = "the claim",
+                      defined: str = "the function and its derivative are") -> str:
+    """'the claim is undefined (nan, ...) at shapes ..., x=..., where ... defined', for trial k."""
+    dims, point = points.trials[k]
+    shown = ", ".join(f"{n}={_short(v)}" for n, v in point.items() if n not in dims)
+    where = ", ".join(f"{n}={v}" for n, v in sorted(dims.items()))
+    return (f"{what} is undefined (nan, inf or not computable) at {('shapes ' + where + ', ') if where else ''}"
+            f"{shown}, where {defined} defined")
+
+
+def _short(v) -> str:
+    a = np.asarray(v, dtype=float)
+    if a.size <= 6:
+        return np.array2string(a.reshape(-1) if a.ndim > 1 and 1 in a.shape else a, precision=3,
+                               separator=", ").replace("\n", "")
+    return f"a {'x'.join(map(str, a.shape))} array"
 
 
 def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: int, tol: float) -> Verdict:
@@ -962,21 +813,16 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
     layouts = [layout] if layout else list(LAYOUTS)
     fitting = [L for L in layouts if claim.shape == targets[L].shape]
 
-    def verdict(correct, L, mistakes=(), message="", method="", proof="", ce=None, factor=None, err=0.0,
-                notes=()):
+    def verdict(correct, L, mistakes=(), message="", method="", proof="", ce=None, factor=None, err=0.0):
         exp_layout = L if L in LAYOUTS else (layout or "denominator")
         return Verdict(correct, (list(mistakes) or [None])[0], list(mistakes), message, d.in_layout(exp_layout),
                        claim, L, layout, method, proof, ce, factor, points.describe(), tol, err, list(notes))
 
     variables = list(d.variables.values())
-    domain = E.add(E.sum_(d.function), E.sum_(claim))  # points where both are defined, if there are any
-    try:
-        points = Points(variables, domain, trials, seed, fallback=d.function)
-    except (MatcalcError, E.ShapeError):
-        points = Points(variables, d.function, trials, seed)
+    points = judging_points(d.function, d.denominator, variables, trials, seed)
     checked = f"numerically checked at {len(points)} shapes"
 
-    # 1. the claim has a layout's shape: prove, or compare numbers
+    # 1. the claim has a layout's shape: prove, or compare numbers (a proof never stands against the numbers)
     proofs = {L: prove_equal(claim, targets[L]) for L in fitting}
     matches = {}
     for L in fitting:
@@ -997,7 +843,17 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
         proof = proofs.get(L)
         method = "proved" if proof else checked
         detail = proof or (f"max relative error {matches[L].max_error:.1e} <= {tol:g} at shapes {points.describe()}")
-        return verdict(True, which, method=method, proof=detail, err=matches[L].max_error, notes=notes)
+        return verdict(True, which, method=method, proof=detail, err=matches[L].max_error)
+
+    # a claim that is undefined where the function and its derivative are defined is wrong there
+    for L in LAYOUTS:
+        if claim.shape == targets[L].shape:
+            cmp = matches.get(L) or compare(points.values(claim), points.values(targets[L]), tol)
+            if cmp.undefined:
+                k = cmp.undefined[0]
+                ce = counterexample(points, k, points.values(claim), points.values(targets[L]))
+                return verdict(False, None, ["wrong"], undefined_message(points, k), checked, ce=ce,
+                               err=float("inf"))
 
     # 2. wrong: find out why
     diag = Diagnoser(claim, points, d.variables, d.wrt, tol)
@@ -1178,8 +1034,6 @@ class StepsReport:
 
 class _Steps:
     def __init__(self, wrt, shapes, assume, layout, seed, tol):
-        from .parse.text import _normalize_assume
-
         self.default_wrt = wrt
         self.user_shapes = dict(shapes or {})
         self.assume = _normalize_assume(assume)
@@ -1190,6 +1044,7 @@ class _Steps:
         self.labels: dict = {}
         self.counter = 0
         self.lineno = 0
+        self.fresh: dict = {}  # expression -> the sizes its line left to context (vector(1) alone)
 
     # parsing -------------------------------------------------------------------------
     def fail(self, msg: str, cls=ParseError):
@@ -1223,7 +1078,7 @@ class _Steps:
         first = not self.vars
         known = None if first else set(self.vars) | _dims_of(self.vars.values()) | set(placeholders) | set(self.user_shapes)
         try:
-            p = _parse_text(text, shapes=shapes, known=known)
+            p = parse_text(text, shapes=shapes, known=known)
         except (ParseError, UnknownNameError) as e:
             raise type(e)(f"line {self.lineno}: {e}") from None
         except ValueError as e:
@@ -1245,7 +1100,24 @@ class _Steps:
                 w = E.Var(name, v.rows, v.cols, a)
                 self.vars[name] = w
                 mapping[v] = w
-        return substitute(p.expr, mapping)
+        out = substitute(p.expr, mapping)
+        if not first:
+            given = {str(s) for e in list(self.vars.values()) + list(placeholders.values())
+                     for d in e.shape for s in d.free_symbols} | set(p.variables)
+            fresh = {s for s in shape_symbols(out) if str(s) not in given}
+            if fresh:
+                self.fresh[out] = fresh
+        return out
+
+    def fit(self, e: E.Expr, like: E.Expr) -> E.Expr:
+        """e with the sizes its line left to context taken from the step it is compared with."""
+        fresh = self.fresh.get(e)
+        if not fresh:
+            return e
+        try:
+            return _sized(e, fresh, [like.shape], "this step", _dims_of(self.vars.values()))
+        except MatcalcError as err:
+            raise MatcalcError(f"line {self.lineno}: {err}") from None
 
     def derivative(self, wrt: str, inner: str) -> E.Expr:
         f = self.parse_expr(inner)
@@ -1295,22 +1167,26 @@ class _Steps:
 
     # comparing -----------------------------------------------------------------------
     def compare(self, new: E.Expr, old: E.Expr):
-        """(equal, method, message, mistake, counterexample)."""
+        """(equal, method, message, mistake, counterexample): new against the step before it.
+
+        The points come from the domain of the step before (the function, as far as this step is
+        concerned); where new is undefined there, it does not follow.
+        """
         if new.shape != old.shape:
             return (False, "shapes compared", f"shape {E.fmt_shape(new.shape)} but the step before is "
                     f"{E.fmt_shape(old.shape)}", "wrong-shape", None)
         proof = prove_equal(new, old)
         variables = list(self.vars.values())
-        dom = E.add(E.sum_(old), E.sum_(new))
-        try:
-            pts = Points(variables, dom, TRIALS, self.seed, fallback=old)
-        except MatcalcError:
-            pts = Points(variables, old, TRIALS, self.seed)
+        pts = Points(variables, old, TRIALS, self.seed)
         nv, ov = pts.values(new), pts.values(old)
         cmp = compare(nv, ov, self.tol, pts)
+        checked = f"numerically checked at {len(pts)} shapes"
         if cmp.equal:
-            return (True, "proved" if proof else f"numerically checked at {len(pts)} shapes",
-                    proof or "", None, None)
+            return (True, "proved" if proof else checked, proof or "", None, None)
+        if cmp.undefined:
+            k = cmp.undefined[0]
+            return (False, checked, undefined_message(pts, k, "it", "the step before is"), "wrong",
+                    counterexample(pts, k, nv, ov))
         k = cmp.worst if cmp.worst is not None else 0
         ce = counterexample(pts, k, nv, ov)
         scalars = [n for n, v in self.vars.items() if v.is_scalar]
@@ -1320,7 +1196,7 @@ class _Steps:
                 f = Finding(["layout"], "it is the transpose of the step before")
         msg = f"differs from the step before: {f.message}" if f else \
             f"differs from the step before ({_fmt_counterexample(ce)})"
-        return (False, f"numerically checked at {len(pts)} shapes", msg, f.tags[0] if f else "wrong", ce)
+        return (False, checked, msg, f.tags[0] if f else "wrong", ce)
 
 
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
@@ -1384,10 +1260,12 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
                 if prev is None:
                     step = Step(lineno, text, "derivative", "start", value)
                 elif prev[0] == "function":
+                    inner = st.fit(inner, prev[1])
                     eq, method, msg, tag, ce = st.compare(inner, prev[1])
                     step = Step(lineno, text, "derivative", "ok" if eq else "wrong", value, method,
                                 "" if eq else f"the function differentiated here {msg}", tag, ce)
                 else:
+                    value = st.fit(value, prev[1])
                     eq, method, msg, tag, ce = st.compare(value, prev[1])
                     step = Step(lineno, text, "derivative", "ok" if eq else "wrong", value, method,
                                 "" if eq else msg, tag, ce)
@@ -1397,6 +1275,7 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
                 if prev is None:
                     step = Step(lineno, text, k, "start", value)
                 else:
+                    value = st.fit(value, prev[1])
                     eq, method, msg, tag, ce = st.compare(value, prev[1])
                     step = Step(lineno, text, k, "ok" if eq else "wrong", value, method, "" if eq else msg,
                                 tag, ce)

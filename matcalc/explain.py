@@ -38,6 +38,7 @@ from .api import Derivative, _layout, derive
 from .derive import adjoint
 from .emit.latex import name_latex, to_latex
 from .emit.text import to_text
+from .evaluate import MIN_TRIALS, Points, compare, parse_function, substitute
 from .functions import FUNCTIONS
 from .simplify import flip, is_symmetric, simplify
 
@@ -357,8 +358,6 @@ def _expand_once(e: E.Expr, names: _Names, used: list) -> E.Expr:
             mapping[n] = rule.apply(node, ds)
             if (rule.text, rule.latex) not in used:
                 used.append((rule.text, rule.latex))
-    from .check import substitute
-
     return substitute(e, mapping)
 
 
@@ -570,10 +569,8 @@ def tflip(e: E.Expr) -> E.Expr:
 
 
 def _cross_check(G: E.Expr, engine: E.Expr, variables) -> bool:
-    from .check import Points, compare
-
     try:
-        pts = Points(list(variables), engine if engine.is_scalar else E.sum_(engine), 2, seed=1)
+        pts = Points(list(variables), engine if engine.is_scalar else E.sum_(engine), MIN_TRIALS, seed=1)
         return compare(pts.values(G), pts.values(engine)).equal
     except Exception:  # noqa: BLE001 - any failure to evaluate means "not confirmed"
         return False
@@ -591,10 +588,8 @@ def explain(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     >>> ex.result.text()
     '(lam/m)*W'
     """
-    from .check import _parse_function
-
     layout = _layout(layout)
-    p = _parse_function(expr, shapes, assume)
+    p = parse_function(expr, shapes, assume)
     d = derive(p, wrt, layout=layout)
     X, f = d.wrt, d.function
     names = _Names(X)

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import sympy
+
+import matcalc
+from matcalc.emit.numpy import compile_expr
+from matcalc.verify import dimension_symbols, draw_dims, draw_point
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ THREAD = "lambd*normF(W1)^2/(2*m)"  # the seed-000 forum thread: (lambda / 2m) |
 LS = "(1/N)*norm2(y - X*theta)^2"  # seed 002, section 4
 LOGIT = "-sum(y.*log(sigmoid(X*w)) + (1-y).*log(1-sigmoid(X*w)))"
 QF = "x'*A*x"
+HALF_SQ = "x'*x/2"  # gradient x: claims right only for positive x must fail
 
 _n = sympy.Symbol("n")
 _A = sympy.MatrixSymbol("A", _n, _n)
@@ -91,6 +97,11 @@ CLAIMS = [
     Claim("latex-qf", QF, "x", r"(A + A^\top) x", True, layout="denominator"),
     Claim("latex-qf-num", QF, "x", r"x^{\top}(A^{\top} + A)", True, layout="numerator"),
     Claim("sympy-qf", QF, "x", (_A + _A.T) * _x, True),
+    # the engine's own printed answers, whose sizes only the expected shape gives
+    Claim("sum-ones", "sum(x)", "x", "vector(1)", True, answer_layout="denominator"),
+    Claim("sum-ones-num", "sum(x)", "x", "vector(1)'", True, layout="numerator"),
+    Claim("sum-matrix-ones", "sum(W)", "W", "matrix(1)", True, layout="denominator"),
+    Claim("sum-Wx-ones", "sum(W*x)", "W", "vector(1)*x'", True, layout="denominator"),
     # ---- layout mix-ups ------------------------------------------------------------------------
     Claim("reg-layout", REG, "W", "lam/m*W'", False, "layout", "denominator"),
     Claim("qf-layout", QF, "x", "x'*(A + A')", False, "layout", "denominator"),
@@ -158,4 +169,38 @@ CLAIMS = [
     Claim("qf-plus-x", QF, "x", "A*x + x", False, "wrong"),
     Claim("det-X", "det(X)", "X", "det(X)*X", False, "wrong"),
     Claim("lse-exp", "log(sum(exp(x)))", "x", "exp(x)", False, "wrong"),
+    Claim("relu-ones", "sum(relu(x))", "x", "vector(1)", False, "wrong"),
+    # right only where x > 0: the claim must not choose the test points (its own domain is x > 0, or
+    # it agrees there), and a claim that is undefined where the function is defined is wrong
+    Claim("half-sq-sqrt", HALF_SQ, "x", "sqrt(x.^2)", False, "wrong"),
+    Claim("half-sq-power", HALF_SQ, "x", "(x.^2).^(1/2)", False, "wrong"),
+    Claim("half-sq-log-exp", HALF_SQ, "x", "abs(x) + log(exp(x)) - x", False, "wrong"),
+    Claim("half-sq-exp-log", HALF_SQ, "x", "abs(x).*exp(log(x))./x", False, "wrong"),
+    Claim("half-sq-log", HALF_SQ, "x", "x + log(x) - log(x)", False, "wrong"),
+    # off by far less than any formula's rounding error is still wrong
+    Claim("half-sq-1e-8", HALF_SQ, "x", "1.00000001*x", False, "factor", factor=1.00000001),
+    Claim("half-sq-plus-1e-8", HALF_SQ, "x", "x + 0.00000001*vector(1)", False, "wrong"),
 ]
+
+
+def evaluates_like(text: str, reference, seeds=(0, 1)) -> bool:
+    """Does the printed formula ``text``, read back, equal ``reference(**point)`` at random points?
+
+    Tests compare what the code prints with a textbook formula by value, not
+    letter by letter, so that a change of printing style does not break them.
+    ``reference`` takes the variables (and dimensions) as keyword arguments;
+    a 2-D reference must have the formula's shape exactly.
+    """
+    p = matcalc.parse(text)
+    variables = list(p.variables.values())
+    fn = compile_expr(p.expr, variables)
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        point = draw_point(p.expr, variables, draw_dims(dimension_symbols(variables), rng, seed), rng)
+        got = np.asarray(fn(**point), dtype=float)
+        want = np.asarray(reference(**point), dtype=float)
+        if got.size != want.size or (want.ndim == 2 and got.shape != want.shape):
+            return False
+        if not np.allclose(got.reshape(-1), want.reshape(-1), rtol=1e-12, atol=0):
+            return False
+    return True

@@ -52,6 +52,10 @@ CORRECT = {
         J = normF(A*X - B)^2
         grad(J) = 2*A'*(A*X - B)
     """, {"wrt": "X"}),
+    "ones-sized-by-the-step-before": ("""
+        J = 3*sum(x)
+        d/dx J = 3*vector(1)
+    """, {}),
 }
 
 # Each derivation has one planted wrong line (its number, counting from 1, blank lines included).
@@ -87,6 +91,13 @@ grad_z l = exp(z)/sum(exp(z))
 = exp(z)""", 3, {}),
     "latex-planted": (r"""J &= \|y - X\theta\|^2 \\
 \frac{\partial}{\partial \theta} \|y - X\theta\|^2 &= X^{\top}(X\theta - y)""", 2, {}),
+    # right only for x > 0: the step may not choose the points where it holds
+    "abs-for-x": ("""f = x'*x/2
+d/dx f = x
+= sqrt(x.^2)""", 3, {}),
+    "undefined-for-negative-x": ("""f = x'*x/2
+d/dx f = x
+= abs(x).*exp(log(x))./x""", 3, {}),
 }
 
 
@@ -139,3 +150,8 @@ def test_list_input_and_report_dict():
     assert r.ok
     d = r.to_dict()
     assert d["ok"] is True and d["first_wrong_line"] is None and len(d["steps"]) == 5  # the label J, then four items
+
+
+def test_a_step_undefined_where_the_step_before_is_defined_does_not_follow():
+    r = matcalc.check_steps(PLANTED["undefined-for-negative-x"][0])
+    assert r.first_wrong.mistake == "wrong" and "undefined" in r.first_wrong.message

@@ -86,12 +86,23 @@ def test_subgradient_conventions_at_kinks():
     assert G_reg[0, 0] == 0 and abs(G_reg[0, 1]) == 1.0
 
 
+def _softmax(Z):
+    E = np.exp(Z - Z.max(axis=0))
+    return E / E.sum(axis=0)
+
+
 def test_formulas_are_derived_verified_and_cached():
     first = compiled(LOSSES["softmax"])
     assert compiled(LOSSES["softmax"]) is first
     assert first.report.ok and first.report.max_rel_error < 1e-6
-    assert str(first.derivative) == "(1/n)*(softmax(W*X) - Y)*X'"
-    assert str(compiled(LOSSES["logistic"]).derivative) == "(1/n)*X*(sigmoid(X'*w) - y)"
+    # the derived gradients are the lecture's formulas, compared by value (not as printed text)
+    W, X, Y = problem("softmax")
+    n = X.shape[1]
+    assert np.allclose(first.gradient(W=W, X=X, Y=Y), (_softmax(W @ X) - Y) @ X.T / n, rtol=1e-12, atol=0)
+    w, X, y = problem("logistic")
+    sigmoid = 1 / (1 + np.exp(-(X.T @ w)))
+    assert np.allclose(compiled(LOSSES["logistic"]).gradient(w=w, X=X, y=y), X @ (sigmoid - y) / n,
+                       rtol=1e-12, atol=0)
     tex = matcalc.SoftmaxClassifier(reg="l2").gradient_latex()
     assert r"\operatorname{softmax}" in tex and r"X^{\top}" in tex and r"\lambda" in tex
 
@@ -286,6 +297,67 @@ def test_bad_data_gives_a_clear_one_line_error(tmp_path, what, call, message):
     with pytest.raises(DataError, match=message) as info:
         call(tmp_path)
     assert "\n" not in str(info.value)
+
+
+# -- bad hyperparameters: one table, one body -------------------------------------------------
+
+BAD_PARAMS = [
+    (matcalc.SoftmaxClassifier, "lr", -1, r"lr must be a number > 0, got -1"),
+    (matcalc.SoftmaxClassifier, "lr", 0.0, r"lr must be a number > 0"),
+    (matcalc.SoftmaxClassifier, "lr", float("nan"), r"lr must be a number > 0"),
+    (matcalc.SoftmaxClassifier, "lr", "0.1", r"lr must be a number > 0, got '0.1'"),
+    (matcalc.SoftmaxClassifier, "epochs", 0, r"epochs must be an integer >= 1, got 0"),
+    (matcalc.SoftmaxClassifier, "epochs", 2.5, r"epochs must be an integer >= 1"),
+    (matcalc.SoftmaxClassifier, "lam", -0.1, r"lam must be a number >= 0"),
+    (matcalc.SoftmaxClassifier, "alpha", 1.5, r"alpha must be a number in \[0, 1\]"),
+    (matcalc.LogisticClassifier, "alpha", -0.1, r"alpha must be a number in \[0, 1\]"),
+    (matcalc.SoftmaxClassifier, "batch_size", 0, r"batch_size must be None \(full batch\) or an integer >= 1"),
+    (matcalc.SoftmaxClassifier, "batch_size", True, r"batch_size must be None"),
+    (matcalc.SoftmaxClassifier, "momentum", 1.0, r"momentum must be a number in \[0, 1\)"),
+    (matcalc.MulticlassSVM, "momentum", -0.5, r"momentum must be a number in \[0, 1\)"),
+    (matcalc.SoftmaxClassifier, "tol", -1e-3, r"tol must be None \(never stop early\) or a number >= 0"),
+    (matcalc.SoftmaxClassifier, "reg", "l3", r"reg must be one of 'none', 'l2', 'l1', 'elasticnet', got 'l3'"),
+    (matcalc.MulticlassSVM, "loss", "log", r"loss must be one of 'hinge', 'squared_hinge', 'perceptron'"),
+    (matcalc.SoftmaxClassifier, "lr_schedule", "cosine", r"lr_schedule must be one of 'constant', 'invscaling'"),
+    (matcalc.SoftmaxClassifier, "power_t", -1, r"power_t must be a number >= 0"),
+    (matcalc.SoftmaxClassifier, "n_iter_no_change", 0, r"n_iter_no_change must be an integer >= 1"),
+    (matcalc.SoftmaxClassifier, "dtype", "float16", r"dtype must be one of None, 'float32', 'float64'"),
+    (matcalc.LogisticClassifier, "standardize", "yes", r"standardize must be True or False"),
+]
+
+
+@pytest.mark.parametrize("cls,name,value,message", BAD_PARAMS,
+                         ids=[f"{c.__name__}-{n}={v!r}" for c, n, v, _ in BAD_PARAMS])
+def test_bad_hyperparameters_are_rejected_at_fit(cls, name, value, message):
+    X, y = blobs(5, 2, spread=0.5, seed=0)
+    est = cls(**{name: value})  # __init__ only stores, as scikit-learn requires
+    with pytest.raises(ValueError, match=message) as info:
+        est.fit(X, y)
+    assert "\n" not in str(info.value) and not hasattr(est, "coef_")
+
+
+def test_hyperparameters_at_the_ends_of_their_ranges_are_accepted():
+    X, y = blobs(5, 2, spread=0.5, seed=0)
+    for params in ({"alpha": 0.0, "reg": "elasticnet"}, {"alpha": 1, "reg": "elasticnet"}, {"momentum": 0},
+                   {"lam": 0, "tol": None, "batch_size": None, "power_t": 0}, {"epochs": 1, "lr": 1e-9}):
+        assert matcalc.SoftmaxClassifier(**params).fit(X, y).n_iter_ >= 1
+
+
+def test_sgd_rejects_a_step_that_climbs():
+    from matcalc.train import sgd
+
+    with pytest.raises(ValueError, match=r"lr must be a number > 0, got -0.1"):
+        sgd(lambda w, idx: w, lambda w: 0.0, np.zeros(2), n_samples=2, lr=-0.1)
+
+
+@pytest.mark.parametrize("option", [["--lr", "-1"], ["--epochs", "0"], ["--momentum", "1"], ["--alpha", "2"],
+                                    ["--test-size", "0"], ["--test-size", "1"], ["--lam", "-1"]])
+def test_cli_rejects_bad_options_in_one_line(tmp_path, capsys, option):
+    out = tmp_path / "never"
+    assert cli.main(["train", "--out", str(out)] + option) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("matcalc: error: ") and err.count("\n") == 1 and option[0].lstrip("-").split("-")[0] in err
+    assert not out.exists()
 
 
 # -- the command line ---------------------------------------------------------------------

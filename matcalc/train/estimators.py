@@ -28,15 +28,51 @@ of ones to ``X`` and becomes the last column of ``W`` (``W_``, ``k x (p+1)``;
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import Callable, Optional
 
 import numpy as np
 
 from .data import check_features, check_labels
-from .losses import Objective, probabilities
-from .optim import sgd
+from .losses import REGULARIZERS, Objective, probabilities
+from .optim import SCHEDULES, sgd
 
 DTYPES = {None: None, "float32": np.float32, "float64": np.float64}
+SVM_LOSSES = ("hinge", "squared_hinge", "perceptron")
+
+
+def _number(v) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _integer(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _one_of(options) -> tuple:
+    return (lambda v: isinstance(v, (str, type(None))) and v in options,
+            "one of " + ", ".join(map(repr, options)))
+
+
+# The hyperparameters every estimator checks at fit: name -> (test, the allowed values in words).
+PARAMETER_RULES: dict = {
+    "loss": _one_of(SVM_LOSSES),
+    "reg": _one_of(tuple(REGULARIZERS)),
+    "lam": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "alpha": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "epochs": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: v is None or (_integer(v) and v >= 1), "None (full batch) or an integer >= 1"),
+    "lr": (lambda v: _number(v) and v > 0, "a number > 0"),
+    "lr_schedule": _one_of(SCHEDULES),
+    "power_t": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "momentum": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "tol": (lambda v: v is None or (_number(v) and v >= 0), "None (never stop early) or a number >= 0"),
+    "n_iter_no_change": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    "standardize": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
+    "dtype": _one_of(tuple(DTYPES)),
+    "seed": (lambda v: v is None or (_integer(v) and v >= 0), "None or an integer >= 0"),
+}
 
 
 class _Params:
@@ -75,6 +111,13 @@ class _Params:
             else:
                 setattr(self, name, value)
         return self
+
+    def _validate_params(self) -> None:
+        """Raise a one-line ValueError naming the first hyperparameter outside its allowed range."""
+        for name, value in self.get_params(deep=False).items():
+            rule = PARAMETER_RULES.get(name)
+            if rule is not None and not rule[0](value):
+                raise ValueError(f"{name} must be {rule[1]}, got {value!r}")
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
@@ -125,6 +168,7 @@ class _LinearClassifier(_Params):
 
         ``callback(epoch, epochs, loss)`` is called after every epoch.
         """
+        self._validate_params()
         X = check_features(X)
         dt = self._dtype(X)
         X = X.astype(dt, copy=False)
@@ -247,7 +291,7 @@ class MulticlassSVM(_LinearClassifier):
     scores are not probabilities.
     """
 
-    LOSSES = ("hinge", "squared_hinge", "perceptron")
+    LOSSES = SVM_LOSSES
 
     def __init__(self, loss="hinge", reg="l2", lam=1e-3, alpha=0.5, epochs=100, batch_size=512, lr=0.01,
                  lr_schedule="invscaling", power_t=0.5, momentum=0.9, tol=1e-3, n_iter_no_change=3,

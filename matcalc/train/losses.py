@@ -225,7 +225,12 @@ class Objective:
         """The derived gradient of loss plus regularizer, shaped like ``weight`` (denominator layout)."""
         g = self.loss.gradient(**self._data(weight, X, T))
         if self.reg is not None and self.lam != 0.0:
-            g = g + self.penalty_gradient(weight, mask)
+            pg = self.penalty_gradient(weight, mask)
+            # the loss gradient is a fresh array: add in place (once per SGD step), unless it is an input
+            if g.flags.writeable and not any(np.may_share_memory(g, a) for a in (weight, X, T)):
+                g += pg
+            else:
+                g = g + pg
         return g
 
     def penalty(self, weight, mask=None) -> float:

@@ -82,16 +82,25 @@ def sgd(
     ``callback(epoch, epochs, loss)`` is called after each epoch (1-based).
     """
     learning_rate(lr, lr_schedule, 0, power_t)  # validates the schedule
+    if not (np.isfinite(lr) and lr > 0):  # lr <= 0 would climb the loss instead of descending it
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    if not (np.isfinite(power_t) and power_t >= 0):
+        raise ValueError(f"power_t must be a number >= 0, got {power_t!r}")
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+        raise ValueError(f"batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}")
     if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    if tol is not None and not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be None (never stop early) or a number >= 0, got {tol!r}")
+    if n_iter_no_change < 1:
+        raise ValueError(f"n_iter_no_change must be an integer >= 1, got {n_iter_no_change!r}")
     rng = np.random.default_rng(0) if rng is None else rng
     full = batch_size is None or batch_size >= n_samples
     w = np.array(w0, copy=True)
     velocity = np.zeros_like(w) if momentum else None
+    scaled = np.empty_like(w)  # lr_t * g, reused every step
     hist = History()
     best, stale = np.inf, 0
     for epoch in range(epochs):
@@ -102,12 +111,12 @@ def sgd(
             batches = [order[i:i + batch_size] for i in range(0, n_samples, batch_size)]
         for idx in batches:
             step = learning_rate(lr, lr_schedule, hist.n_steps, power_t)
-            g = gradient(w, idx)
+            np.multiply(gradient(w, idx), step, out=scaled)
             if velocity is None:
-                w -= step * g
+                w -= scaled
             else:
                 velocity *= momentum
-                velocity -= step * g
+                velocity -= scaled
                 w += velocity
             hist.n_steps += 1
         loss = float(objective(w))

@@ -12,6 +12,7 @@ the work and every message is here.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import shutil
 import sys
@@ -56,10 +57,15 @@ class ProgressBar:
         self.stream.flush()
 
 
+def check_test_size(test_size) -> None:
+    """The held-out fraction must be a number in (0, 1)."""
+    if not (isinstance(test_size, numbers.Real) and not isinstance(test_size, bool) and 0.0 < test_size < 1.0):
+        raise DataError(f"--test-size must be a number in (0, 1), got {test_size!r}")
+
+
 def stratified_split(index: np.ndarray, test_size: float, seed: int) -> tuple:
     """Train and test row numbers, each class split in the ratio ``test_size`` (every class keeps a training row)."""
-    if not 0.0 <= test_size < 1.0:
-        raise DataError(f"--test-size must be in [0, 1), got {test_size}")
+    check_test_size(test_size)
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(index):
@@ -91,7 +97,7 @@ class TrainResult:
             f"objective: {m.objective().formula()}",
             f"training: {m.n_iter_} epochs, {m.stop_reason_}; final loss {m.loss_curve_[-1]:.6f}",
             f"train accuracy: {self.train_accuracy:.4f}",
-            "held-out accuracy: " + (f"{self.test_accuracy:.4f}" if self.test_accuracy is not None else "n/a (--test-size 0)"),
+            "held-out accuracy: " + (f"{self.test_accuracy:.4f}" if self.test_accuracy is not None else "n/a (no rows held out)"),
         ]
         if self.files:
             lines.append("saved: " + ", ".join(str(f) for f in self.files))
@@ -121,8 +127,10 @@ def train_file(path=None, target: Optional[str] = None, model: str = "softmax", 
     ``batch_size``, ``lr``, ``momentum``, ``loss``, ...); ``None`` keeps the default.
     Nothing is written unless training succeeds, and then atomically.
     """
-    ds = load_dataset(path, target)
     est = build_model(model, dict(options, seed=seed))
+    est._validate_params()  # bad options fail before any data is read
+    check_test_size(test_size)
+    ds = load_dataset(path, target)
     source = Path(ds.source).name
     try:
         _, index = check_labels(ds.y, len(ds.y), max_classes=2 if model == "logistic" else None,
