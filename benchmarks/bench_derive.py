@@ -254,14 +254,16 @@ def _is_array_expression(res) -> bool:
 
 def _evaluate_sympy(res, sizes: dict, values: dict) -> np.ndarray:
     res = res.xreplace(sizes)
-    explicit = res.as_explicit() if isinstance(res, MatrixExpr) else res
     sub = {}
     for node in sympy.preorder_traversal(res):
         if isinstance(node, sympy.MatrixSymbol):
             sub[node] = sympy.ImmutableMatrix(values[node.name])
         elif isinstance(node, sympy.Symbol) and node.name in values:
             sub[node] = sympy.Float(values[node.name])
-    out = explicit.xreplace(sub).doit()
+    # numbers first, then evaluate: an explicit symbolic inverse of an 8x8 matrix would not finish
+    out = res.xreplace(sub).doit()
+    if isinstance(out, MatrixExpr):
+        out = out.as_explicit()
     return np.array(sympy.N(out), dtype=float)
 
 

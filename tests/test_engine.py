@@ -410,3 +410,13 @@ def test_a_sum_of_many_terms_compiles():
     As = {f"A{i}": RNG.normal(size=(3, 3)) for i in range(400)}
     x = RNG.normal(size=(3, 1))
     np.testing.assert_allclose(g(x=x, **As), sum((A + A.T) @ x for A in As.values()), rtol=1e-10)
+
+
+def test_integer_inputs_take_the_float_dtype_of_the_others():
+    g = matcalc.derive("-(1/n)*sum(Y.*log(softmax(W*X)))", wrt="W", shapes={"X": ("p", "n")},
+                       assume={"Y": "onehot"}).to_numpy()
+    W = RNG.normal(size=(3, 4)).astype(np.float32)
+    X = RNG.normal(size=(4, 5)).astype(np.float32)
+    Y = np.eye(3, dtype=np.int8)[:, [0, 1, 2, 0, 1]]
+    assert g(W=W, X=X, Y=Y).dtype == np.float32
+    assert g(W=W.astype(np.float64), X=X, Y=Y).dtype == np.float64

@@ -267,12 +267,15 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     c.names = names
     body = c(e)
     head = [f"def {fname}({', '.join([names.vars[v.name] for v in arrays] + ['**dims'])}):"]
+    mats = [names.vars[v.name] for v in arrays if not v.is_scalar]
+    if mats:  # integer inputs (one-hot labels) take the floating dtype of the others: float32 stays float32
+        head.append(f"    _ft = _float_type({', '.join(mats)})")
     for v in arrays:
         n = names.vars[v.name]
         if v.is_scalar:
             head.append(f"    {n} = _scalar({n})")
         else:
-            head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1})")
+            head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1}, _ft)")
     arr_names = [names.vars[v.name] for v in arrays if not v.is_scalar]
     dt_line = f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)"
     dt_index = len(head)
@@ -325,11 +328,16 @@ def _scalar(a):
     return a
 
 
-def _array(a, name, row, col):
+def _float_type(*arrays):
+    kinds = [a.dtype for a in arrays if getattr(a, "dtype", None) is not None and a.dtype.kind == "f"]
+    return np.result_type(*kinds) if kinds else np.float64
+
+
+def _array(a, name, row, col, ft):
     if type(a) is not np.ndarray:
         a = np.asarray(a)
     if a.dtype.kind != "f":
-        a = a.astype(np.float64)
+        a = a.astype(ft)
     if a.ndim == 1:
         a = a.reshape(1, -1) if row and not col else a.reshape(-1, 1)
     elif a.ndim != 2:
