@@ -64,11 +64,6 @@ class Case:
     sizes: dict | None = None  # fixed sizes where a random choice could make a matrix singular
 
 
-def _1(r, c=1):
-    """SymPy's all-ones matrix on matcalc dimensions."""
-    return OneMatrix(E.dim(r) if isinstance(r, str) else r, E.dim(c) if isinstance(c, str) else c)
-
-
 def _sum(s, M):
     """The sum of all entries as a SymPy scalar: tr(1' M 1)."""
     r, c = M.shape

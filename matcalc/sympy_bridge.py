@@ -135,7 +135,7 @@ class relu(sympy.Function):
         return sympy.Max(x, 0)
 
 
-def _explicit(m) -> bool:
+def _is_explicit(m) -> bool:
     return isinstance(m, sympy.MatrixBase)
 
 
@@ -165,7 +165,7 @@ class _MatrixFunction(MatrixExpr):
 
     def doit(self, **hints):
         arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
-        if _explicit(arg):
+        if _is_explicit(arg):
             return self._explicit(sympy.ImmutableMatrix(arg))
         return type(self)(arg)
 
@@ -276,7 +276,7 @@ class _ScalarOfMatrix(sympy.Expr):
 
     def doit(self, **hints):
         arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
-        if _explicit(arg):
+        if _is_explicit(arg):
             return self._explicit(sympy.ImmutableMatrix(arg))
         return type(self)(arg)
 
@@ -363,7 +363,7 @@ def _scalar(s):
     return s
 
 
-def _var(e: E.Var, c, symbols):
+def _sympy_var(e: E.Var, c, symbols):
     if e.name in symbols:
         return symbols[e.name]
     if e.is_scalar:
@@ -381,35 +381,35 @@ def _dim_to(d, symbols):
     return d.xreplace({s: symbols[s.name] for s in d.free_symbols if s.name in symbols})
 
 
-def _const(e: E.Const, c, symbols):
+def _sympy_const(e: E.Const, c, symbols):
     v = e.value
     if isinstance(v, Fraction):
         return sympy.Rational(v.numerator, v.denominator)
     return sympy.Float(v)
 
 
-def _matmul(e: E.MatMul, c, symbols):
+def _sympy_matmul(e: E.MatMul, c, symbols):
     args = [c(f) for f in e.args]
     if e.is_scalar and all(f.is_scalar for f in e.args):
         return sympy.Mul(*args, evaluate=False)
     return sympy.MatMul(*args)
 
 
-def _add(e: E.Add, c, symbols):
+def _sympy_add(e: E.Add, c, symbols):
     args = [c(t) for t in e.args]
     if e.is_scalar:
         return sympy.Add(*args, evaluate=False)
     return sympy.MatAdd(*args)
 
 
-def _power(e: E.Power, c, symbols):
+def _sympy_power(e: E.Power, c, symbols):
     base, p = c(e.args[0]), c(e.args[1])
     if e.args[0].is_scalar:
         return sympy.Pow(base, p, evaluate=False)
     return sympy.HadamardPower(base, p)
 
 
-def _apply(e: E.Apply, c, symbols):
+def _sympy_apply(e: E.Apply, c, symbols):
     fn = SYMPY_FUNCTIONS.get(e.fname)
     if fn is None:
         raise SympyConversionError(f"no SymPy function for the elementwise function {e.fname!r}; add it to SYMPY_FUNCTIONS")
@@ -420,21 +420,21 @@ def _apply(e: E.Apply, c, symbols):
 
 
 TO_SYMPY: dict[type, Callable] = {
-    E.Var: _var,
-    E.Const: _const,
+    E.Var: _sympy_var,
+    E.Const: _sympy_const,
     E.Identity: lambda e, c, s: sympy.Identity(_dim_to(e.rows, s)),
     E.Ones: lambda e, c, s: sympy.OneMatrix(_dim_to(e.rows, s), _dim_to(e.cols, s)),
     E.Zero: lambda e, c, s: sympy.ZeroMatrix(_dim_to(e.rows, s), _dim_to(e.cols, s)),
     E.Commutation: lambda e, c, s: CommutationMatrix(_dim_to(e.args[0], s), _dim_to(e.args[1], s)),
-    E.Add: _add,
-    E.MatMul: _matmul,
+    E.Add: _sympy_add,
+    E.MatMul: _sympy_matmul,
     E.Hadamard: lambda e, c, s: sympy.HadamardProduct(*[c(f) for f in e.args]),
     E.Kron: lambda e, c, s: sympy.KroneckerProduct(c(e.args[0]), c(e.args[1])),
     E.Transpose: lambda e, c, s: sympy.Transpose(c(e.args[0])),
     E.Inverse: lambda e, c, s: sympy.Inverse(c(e.args[0])),
     E.MatPow: lambda e, c, s: sympy.MatPow(c(e.args[0]), sympy.Integer(e.args[1])),
-    E.Power: _power,
-    E.Apply: _apply,
+    E.Power: _sympy_power,
+    E.Apply: _sympy_apply,
     E.Det: lambda e, c, s: sympy.Determinant(c(e.arg)),
     E.LogDet: lambda e, c, s: sympy.log(sympy.Determinant(c(e.arg)), evaluate=False),
     E.Trace: lambda e, c, s: sympy.Trace(c(e.arg)),
