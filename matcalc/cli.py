@@ -67,22 +67,30 @@ def _add_shape_options(p):
                    help="symmetric, spd, positive, invertible or onehot (repeatable)")
 
 
-def _add_derive_args(p):
+def _command(sub, name, fn, formats, layout="denominator", doc=None):
+    """A subcommand whose help is ``doc`` or ``fn``'s docstring, with --layout, --shape, --assume and --format."""
+    doc = doc or fn.__doc__
+    p = sub.add_parser(name, help=doc, description=doc)
+    p.add_argument("--layout", choices=api.LAYOUTS, default=layout,
+                   help="the layout asked for" + (" (default: either)" if layout is None else ""))
+    _add_shape_options(p)
+    p.add_argument("--format", choices=formats, default=formats[0])
+    p.set_defaults(func=fn)
+    return p
+
+
+def _add_derive_command(sub, name, doc):
+    p = _command(sub, name, cmd_derive, ("text", "latex", "json"), doc=doc)
     p.add_argument("expr", help="the function, e.g. \"x'*A*x\"")
     p.add_argument("--wrt", required=True, help="the variable")
-    p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
-    _add_shape_options(p)
-    p.add_argument("--format", choices=("text", "latex", "json"), default="text")
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference check")
-    p.set_defaults(func=cmd_derive)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matcalc", description="Matrix calculus you can trust.")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_derive_args(sub.add_parser("derive", help=cmd_derive.__doc__, description=cmd_derive.__doc__))
-    _add_derive_args(sub.add_parser("hessian", help="The Hessian of a scalar EXPR (over vec(X) for a matrix).",
-                                    description="The Hessian of a scalar EXPR (over vec(X) for a matrix)."))
+    _add_derive_command(sub, "derive", cmd_derive.__doc__)
+    _add_derive_command(sub, "hessian", "The Hessian of a scalar EXPR (over vec(X) for a matrix), verified numerically.")
     for register in EXTRA_COMMANDS:
         register(sub)
     return parser
@@ -222,31 +230,19 @@ def cmd_explain(args) -> int:
 
 
 def _register_check_commands(sub) -> None:
-    p = sub.add_parser("check", help=cmd_check.__doc__, description=cmd_check.__doc__)
+    p = _command(sub, "check", cmd_check, ("text", "latex", "json"), layout=None)
     p.add_argument("--expr", required=True, help="the function, e.g. \"(lam/(2*m))*normF(W)^2\"")
     p.add_argument("--wrt", required=True, help="the variable")
     p.add_argument("--claimed", required=True, help="the claimed derivative (text or LaTeX)")
-    p.add_argument("--layout", choices=api.LAYOUTS, default=None, help="the layout asked for (default: either)")
     p.add_argument("--order", type=int, choices=(1, 2), default=1, help="2 checks a claimed Hessian")
-    _add_shape_options(p)
-    p.add_argument("--format", choices=("text", "latex", "json"), default="text")
-    p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("steps", help=cmd_steps.__doc__, description=cmd_steps.__doc__)
+    p = _command(sub, "steps", cmd_steps, ("text", "json"))
     p.add_argument("file", help="a text file, one step per line")
     p.add_argument("--wrt", default=None, help="the variable for grad(...) items that do not name one")
-    p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
-    _add_shape_options(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(func=cmd_steps)
 
-    p = sub.add_parser("explain", help=cmd_explain.__doc__, description=cmd_explain.__doc__)
+    p = _command(sub, "explain", cmd_explain, ("text", "latex"))
     p.add_argument("expr", help="a scalar function, e.g. \"normF(W)^2\"")
     p.add_argument("--wrt", required=True, help="the variable")
-    p.add_argument("--layout", choices=api.LAYOUTS, default="denominator")
-    _add_shape_options(p)
-    p.add_argument("--format", choices=("text", "latex"), default="text")
-    p.set_defaults(func=cmd_explain)
 
 
 EXTRA_COMMANDS.append(_register_check_commands)

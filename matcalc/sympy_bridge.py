@@ -148,10 +148,8 @@ def _column_sum(a, j, f):
     return sympy.Sum(f(a[k, j]), (k, 0, rows - 1))
 
 
-class _MatrixFunction(MatrixExpr):
-    """A matrix-valued node of one matrix argument (printing, ``doit``)."""
-
-    name = ""
+class _OfOneMatrix:
+    """A node of one matrix argument: construction, ``arg`` and ``doit`` (explicit once the argument is)."""
 
     def __new__(cls, arg):
         arg = _sympify(arg)
@@ -168,6 +166,12 @@ class _MatrixFunction(MatrixExpr):
         if _is_explicit(arg):
             return self._explicit(sympy.ImmutableMatrix(arg))
         return type(self)(arg)
+
+
+class _MatrixFunction(_OfOneMatrix, MatrixExpr):
+    """A matrix-valued node of one matrix argument (printing, ``doit``)."""
+
+    name = ""
 
     def _explicit(self, m):
         return self.func(m).as_explicit()
@@ -258,27 +262,11 @@ class CommutationMatrix(MatrixExpr):
         return rf"K_{{{printer._print(self.args[0])},{printer._print(self.args[1])}}}"
 
 
-class _ScalarOfMatrix(sympy.Expr):
+class _ScalarOfMatrix(_OfOneMatrix, sympy.Expr):
     """A scalar function of one matrix, in the style of SymPy's ``Trace``."""
 
     is_commutative = True
     name = ""
-
-    def __new__(cls, mat):
-        mat = _sympify(mat)
-        if not getattr(mat, "is_Matrix", False):
-            raise TypeError(f"{cls.__name__} needs a matrix argument, got {mat}")
-        return sympy.Basic.__new__(cls, mat)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    def doit(self, **hints):
-        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
-        if _is_explicit(arg):
-            return self._explicit(sympy.ImmutableMatrix(arg))
-        return type(self)(arg)
 
     def _eval_evalf(self, prec):
         d = self.doit()
