@@ -1050,7 +1050,7 @@ class _Steps:
     def fail(self, msg: str, cls=ParseError):
         raise cls(f"line {self.lineno}: {msg}")
 
-    def parse_expr(self, text: str) -> E.Expr:
+    def read_expression(self, text: str) -> E.Expr:
         """An expression; ``d/dx(...)`` and ``grad_x(...)`` inside it are the engine's derivatives."""
         text = text.strip()
         if not text:
@@ -1120,7 +1120,7 @@ class _Steps:
             raise MatcalcError(f"line {self.lineno}: {err}") from None
 
     def derivative(self, wrt: str, inner: str) -> E.Expr:
-        f = self.parse_expr(inner)
+        f = self.read_expression(inner)
         return self.derive_value(f, wrt)
 
     def derive_value(self, f: E.Expr, wrt: str) -> E.Expr:
@@ -1161,9 +1161,9 @@ class _Steps:
                 body = num or rest
                 if not body:
                     self.fail("a derivative of nothing")
-                f = self.parse_expr(body)
+                f = self.read_expression(body)
                 return "derivative", self.derive_value(f, wrt), f
-        return "expr", self.parse_expr(t), None
+        return "expr", self.read_expression(t), None
 
     # comparing -----------------------------------------------------------------------
     def compare(self, new: E.Expr, old: E.Expr):

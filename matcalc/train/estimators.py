@@ -133,7 +133,7 @@ class _LinearClassifier(_Params):
     _binary = False
 
     def _loss_name(self) -> str:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must name its loss (a key of matcalc.train.losses.LOSSES)")
 
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so scikit-learn is importable here; matcalc never imports it itself.
