@@ -30,13 +30,15 @@ class MatcalcError(ValueError):
     """Bad input to matcalc's API: the message is one line."""
 
 
-def _layout(layout: str) -> str:
+def check_layout(layout: str) -> str:
+    """``layout`` when it is "numerator" or "denominator"; a MatcalcError otherwise."""
     if layout not in LAYOUTS:
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', got {layout!r}")
     return layout
 
 
-def _parse_any(expr, shapes, assume) -> Parsed:
+def parse_input(expr, shapes, assume) -> Parsed:
+    """Text, a SymPy matrix expression or a matcalc expression, with its variables and shapes."""
     if isinstance(expr, Parsed):
         return expr
     if isinstance(expr, E.Expr):
@@ -120,7 +122,7 @@ class Derivative:
 
     def in_layout(self, layout: str) -> "Derivative":
         """The same derivative in ``layout``."""
-        if _layout(layout) == self.layout:
+        if check_layout(layout) == self.layout:
             return self
         return Derivative(self.function, self.wrt, layout, self.other, self.result, self.variables,
                           self.kind, self.order, self.notes, self.source, self.target)
@@ -250,8 +252,8 @@ def derive(
     >>> str(derive("x'*A*x", wrt="x", layout="numerator", assume={"A": "symmetric"}))
     "2*x'*A"
     """
-    layout = _layout(layout)
-    p = _parse_any(expr, shapes, assume)
+    layout = check_layout(layout)
+    p = parse_input(expr, shapes, assume)
     v = _wrt_var(p, wrt)
     f = p.expr
     den, num = _first_order(f, v, set(p.variables))
@@ -273,8 +275,8 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     >>> str(hessian("x'*A*x", wrt="x"))
     "A + A'"
     """
-    layout = _layout(layout)
-    p = _parse_any(expr, shapes, assume)
+    layout = check_layout(layout)
+    p = parse_input(expr, shapes, assume)
     v = _wrt_var(p, wrt)
     f = p.expr
     if not f.is_scalar:

@@ -68,14 +68,14 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import LAYOUTS, Derivative, MatcalcError, _layout, derive, hessian
+from .api import LAYOUTS, Derivative, MatcalcError, check_layout, derive, hessian
 from .emit.latex import to_latex
 from .emit.text import to_text
 from .evaluate import (MIN_TRIALS, TOLERANCE, TRIALS, Points, compare, finite, looks_latex,
                        parse_function, parse_text, rel_error, shape_symbols, substitute, unify_dims)
 from .explain import explain
 from .parse import ParseError, Parsed, UnknownNameError
-from .parse.text import _normalize_assume
+from .parse.text import normalize_assume
 from .simplify import SimplifyBudgetError, simplify
 from .verify import dimension_symbols
 
@@ -767,7 +767,7 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
     True
     """
     if layout is not None:
-        _layout(layout)
+        check_layout(layout)
     if order not in (1, 2):
         raise MatcalcError(f"order must be 1 (a derivative) or 2 (a Hessian), got {order!r}")
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < MIN_TRIALS:
@@ -1036,8 +1036,8 @@ class _Steps:
     def __init__(self, wrt, shapes, assume, layout, seed, tol):
         self.default_wrt = wrt
         self.user_shapes = dict(shapes or {})
-        self.assume = _normalize_assume(assume)
-        self.layout = _layout(layout)
+        self.assume = normalize_assume(assume)
+        self.layout = check_layout(layout)
         self.seed = seed
         self.tol = tol
         self.vars: dict = {}

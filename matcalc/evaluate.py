@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import MatcalcError, _parse_any
+from .api import MatcalcError, parse_input
 from .emit.numpy import compile_expr
 from .emit.text import to_text
 from .parse import ParseError, Parsed, parse
@@ -83,7 +83,7 @@ def parse_function(expr, shapes, assume) -> Parsed:
     """The function to differentiate: anything ``derive`` takes, or LaTeX text."""
     if isinstance(expr, str) and looks_latex(expr):
         return parse_text(expr, shapes, assume)
-    return _parse_any(expr, shapes, assume)
+    return parse_input(expr, shapes, assume)
 
 
 # ---------------------------------------------------------------------------------

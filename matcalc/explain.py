@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import expr as E
-from .api import Derivative, _layout, derive
+from .api import Derivative, check_layout, derive
 from .derive import adjoint
 from .emit.latex import name_latex, to_latex
 from .emit.text import to_text
@@ -588,7 +588,7 @@ def explain(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     >>> ex.result.text()
     '(lam/m)*W'
     """
-    layout = _layout(layout)
+    layout = check_layout(layout)
     p = parse_function(expr, shapes, assume)
     d = derive(p, wrt, layout=layout)
     X, f = d.wrt, d.function

@@ -55,7 +55,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 from . import expr as E
 from .emit.text import to_text
 from .functions import FUNCTIONS
-from .parse.text import Parsed, ShapeMismatchError, UnknownNameError, _normalize_assume
+from .parse.text import Parsed, ShapeMismatchError, UnknownNameError, normalize_assume
 
 __all__ = [
     "CommutationMatrix",
@@ -777,7 +777,7 @@ def from_sympy(obj, assume: Mapping[str, str] | None = None) -> Parsed:
         raise SympyConversionError(
             f"cannot read a {type(obj).__name__} as an expression; pass matcalc text, a SymPy object or a matcalc expression"
         )
-    r = _Reader(_normalize_assume(assume), _dimension_names(obj))
+    r = _Reader(normalize_assume(assume), _dimension_names(obj))
     e = r.conv(obj)
     for name in r.assume:
         if name not in r.variables:

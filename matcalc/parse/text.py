@@ -190,7 +190,8 @@ def parse_shape(spec) -> tuple:
     return tuple(out)
 
 
-def _normalize_assume(assume) -> dict:
+def normalize_assume(assume) -> dict:
+    """{name: frozenset of assumptions} from {name: "symmetric"} or {name: ["spd", ...]}; checks the names."""
     out: dict = {}
     if assume is not None and not isinstance(assume, dict):
         raise ValueError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
@@ -469,7 +470,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if not isinstance(k, str) or not k.isidentifier():
             raise ShapeMismatchError(f"shapes are keyed by variable names, got {k!r}")
     declared = {k: parse_shape(v) for k, v in (shapes or {}).items()}
-    assume = _normalize_assume(assume)
+    assume = normalize_assume(assume)
     if known is not None:
         for nm in names:
             if nm not in known and nm not in declared:
