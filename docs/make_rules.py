@@ -6,8 +6,7 @@ import importlib
 import inspect
 import pathlib
 
-# the module matcalc.derive (the package also exports a function of that name)
-D = importlib.import_module("matcalc.derive")
+D = importlib.import_module("matcalc.rules")
 S = importlib.import_module("matcalc.simplify")
 from matcalc.functions import FUNCTIONS
 
@@ -20,7 +19,7 @@ def _doc(fn) -> str:
 def render() -> str:
     out = ["# matcalc's rules", "",
            "Generated from the rule tables by `docs/make_rules.py`; a test keeps it current.", "",
-           "## Derivative rules (`matcalc/derive.py`, reverse mode: the adjoint of each child)", "",
+           "## Derivative rules (`matcalc/rules.py`, reverse mode: the adjoint of each child)", "",
            "| node | rule |", "|---|---|"]
     seen = set()
     for t, fn in D.RULES.items():

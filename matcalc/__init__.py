@@ -13,7 +13,7 @@ verify them against finite differences.
 """
 
 from .api import Derivative, MatcalcError, derive, hessian, jacobian
-from .derive import UnsupportedError
+from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from .verify import Report, VerificationError
 from .train import LogisticClassifier, MulticlassSVM, SoftmaxClassifier

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Mapping, Union
 
 from . import expr as E
-from .derive import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
+from .rules import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr
 from .emit.text import to_text

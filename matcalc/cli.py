@@ -11,7 +11,7 @@ import json
 import sys
 
 from . import api
-from .derive import UnsupportedError
+from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError
 from .verify import DomainError, VerificationError
 

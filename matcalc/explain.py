@@ -35,7 +35,7 @@ from typing import Callable
 
 from . import expr as E
 from .api import Derivative, check_layout, derive
-from .derive import adjoint
+from .rules import adjoint
 from .emit.latex import name_latex, to_latex
 from .emit.text import to_text
 from .evaluate import MIN_TRIALS, Points, compare, parse_function, substitute
