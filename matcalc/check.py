@@ -117,13 +117,8 @@ def _declared_shapes(variables: dict) -> dict:
 
 
 def _dims_of(variables) -> set:
-    out = set()
-    for v in variables:
-        for d in v.shape:
-            out |= {str(s) for s in d.free_symbols}
-        if "dimension" in v.assume:
-            out.add(v.name)
-    return out
+    """The names of the dimension symbols the variables use."""
+    return {str(s) for s in dimension_symbols(list(variables))}
 
 
 def _fresh_dims(p: Parsed, shapes: dict) -> set:
