@@ -20,13 +20,14 @@ The error is ``||analytic - numeric|| / max(||numeric||, tiny)`` with
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy
 
 from . import expr as E
-from .emit.numpy import compile_expr
+from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
 MAX_DRAWS = 40
@@ -188,15 +189,25 @@ def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool):
     return rng.normal(size=(r, c))
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled_cached(e: E.Expr, variables: tuple):
+    return compile_expr(e, list(variables), "f")
+
+
+def _compiled(e: E.Expr, variables) -> Compiled:
+    """``e`` compiled once for all the trials of a check (draw_point runs once per trial)."""
+    return _compiled_cached(e, tuple(variables))
+
+
 def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
     """A point in the domain of ``f``, away from kinks (raises DomainError if none is found)."""
     positive, conditioned, kinks, positive_args, det_args = _domain_sets(f)
     vars_ = [v for v in variables if "dimension" not in v.assume]
-    checks = [(compile_expr(k, variables, "kink"), "kink") for k in kinks]
-    checks += [(compile_expr(a, variables, "pos"), "positive") for a in positive_args]
-    checks += [(compile_expr(E.Det(a), variables, "det"), "positive" if log else "nonsingular") for a, log in det_args
+    checks = [(_compiled(k, variables), "kink") for k in kinks]
+    checks += [(_compiled(a, variables), "positive") for a in positive_args]
+    checks += [(_compiled(E.Det(a), variables), "positive" if log else "nonsingular") for a, log in det_args
                if not a.is_scalar]
-    fn = compile_expr(f, variables, "f")
+    fn = _compiled(f, variables)
     for attempt in range(MAX_DRAWS):
         # unrestricted points first: positive draws only where the domain demands them, so that a
         # result right only for positive entries ((x.^2).^(1/2) = x) is caught
@@ -267,7 +278,7 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     x = d.wrt
     target = d.target if d.target is not None else f  # a Hessian is the Jacobian of the gradient
     rng = np.random.default_rng(seed)
-    fn = compile_expr(target, variables, "f")
+    fn = _compiled(target, variables)
     dfn = d.to_numpy()
     syms = dimension_symbols(variables, target)
     trials = []
