@@ -420,6 +420,20 @@ class Vec(_Unary):
     out_shape = staticmethod(lambda a: (a.rows * a.cols, ONE))
 
 
+class Unvec(Expr):
+    """The inverse of vec: a column of r*c entries as an r x c matrix, column by column.
+    ``args = (v, r, c)``; it appears in adjoints through a Kronecker product."""
+
+    __slots__ = ()
+
+    def __init__(self, v, r, c):
+        super().__init__((v, dim(r), dim(c)), (dim(r), dim(c)))
+
+    @property
+    def arg(self) -> Expr:
+        return self.args[0]
+
+
 class Softmax(_Unary):
     """Softmax of each column."""
 
@@ -720,7 +734,25 @@ def diag_of(a: Expr) -> Expr:
 def vec(a: Expr) -> Expr:
     if a.cols == 1:
         return a
+    if isinstance(a, Unvec):
+        return a.arg
+    if is_zero(a):
+        return Zero(a.rows * a.cols, ONE)
     return Vec(a)
+
+
+def unvec(v: Expr, r, c) -> Expr:
+    """The r x c matrix whose vec is the column ``v``: unvec(vec(M)) = M."""
+    r, c = dim(r), dim(c)
+    if v.cols != 1 or v.rows != r * c:
+        raise ShapeError(f"unvec: a column of {fmt_dim(r * c)} entries makes {fmt_dim(r)}x{fmt_dim(c)}, got {fmt_shape(v.shape)}")
+    if c == 1:
+        return v
+    if isinstance(v, Vec) and v.arg.shape == (r, c):
+        return v.arg
+    if is_zero(v):
+        return Zero(r, c)
+    return Unvec(v, r, c)
 
 
 def softmax(a: Expr) -> Expr:
@@ -763,6 +795,7 @@ CONSTRUCTORS = {
     Diag: lambda a: Diag(a) if not a.is_scalar else a,
     DiagOf: diag_of,
     Vec: vec,
+    Unvec: unvec,
     Softmax: softmax,
     LogSumExp: logsumexp,
 }

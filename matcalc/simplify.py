@@ -768,6 +768,21 @@ def trace_of_kron(e: E.Trace) -> E.Expr:
     return e
 
 
+def sum_of_kron(e: E.Sum) -> E.Expr:
+    """sum(A kron B) = sum(A) sum(B): every product of an entry of A and an entry of B once."""
+    if isinstance(e.arg, E.Kron):
+        A, B = e.arg.args
+        return E.matmul(E.sum_(A), E.sum_(B))
+    return e
+
+
+def diagonal_of_ones(e: E.DiagOf) -> E.Expr:
+    """diag(1_{n x n}) = 1_n, the diagonal of the all-ones matrix."""
+    if isinstance(e.arg, E.Ones):
+        return E.Ones(e.rows, 1)
+    return e
+
+
 def det_of_product(e: E.Det) -> E.Expr:
     """det(AB) = det(A) det(B) for square factors, det(A') = det(A), det(X^k) = det(X)^k (Cookbook 18, 19)."""
     a = e.arg
@@ -801,7 +816,7 @@ RULES: dict[type, list[Rule]] = {
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
     E.Diag: [diag_of_ones, diag_of_scaled],
-    E.DiagOf: [diag_of_outer, diag_of_scaled],
+    E.DiagOf: [diag_of_outer, diag_of_scaled, diagonal_of_ones],
     E.Power: [power_of_sqrt, power_of_product],
     E.Apply: [exp_log, sigmoid_of_negative],
 }
@@ -809,6 +824,7 @@ RULES: dict[type, list[Rule]] = {
 PREPARE: dict[type, list[Rule]] = {
     E.Apply: [log_of_softmax, log_of_sigmoid, log_of_det, log_of_exp_sum, exp_log],
     E.Trace: [trace_of_kron],
+    E.Sum: [sum_of_kron],
     E.Det: [det_of_product],
 }
 

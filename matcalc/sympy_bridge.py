@@ -59,6 +59,7 @@ from .parse.text import Parsed, ShapeMismatchError, UnknownNameError, normalize_
 
 __all__ = [
     "CommutationMatrix",
+    "Unvec",
     "EntrySum",
     "LogSumExp",
     "Norm1",
@@ -232,6 +233,34 @@ class Vec(_MatrixFunction):
 
     def _explicit(self, m):
         return sympy.ImmutableMatrix(m.T.reshape(m.rows * m.cols, 1)) if m.cols > 1 else m
+
+
+class Unvec(MatrixExpr):
+    """The inverse of vec: a column of r*c entries as the r x c matrix, column by column."""
+
+    def __new__(cls, v, r, c):
+        return sympy.Basic.__new__(cls, _sympify(v), _sympify(r), _sympify(c))
+
+    @property
+    def shape(self):
+        return (self.args[1], self.args[2])
+
+    def _entry(self, i, j, **kwargs):
+        return self.args[0][j * self.args[1] + i, 0]
+
+    def doit(self, **hints):
+        v, r, c = self.args
+        v = v.doit(**hints)
+        if _is_explicit(v) and r.is_Integer and c.is_Integer:
+            return sympy.ImmutableMatrix(int(r), int(c), lambda i, j: v[j * int(r) + i, 0])
+        return Unvec(v, r, c)
+
+    def _sympystr(self, printer):
+        return f"unvec({printer._print(self.args[0])}, {printer._print(self.args[1])}, {printer._print(self.args[2])})"
+
+    def _latex(self, printer):
+        v, r, c = (printer._print(a) for a in self.args)
+        return rf"\operatorname{{vec}}^{{-1}}_{{{r} \times {c}}}\left({v}\right)"
 
 
 class CommutationMatrix(MatrixExpr):
@@ -432,6 +461,7 @@ TO_SYMPY: dict[type, Callable] = {
     E.Diag: lambda e, c, s: sympy.DiagMatrix(c(e.arg)),
     E.DiagOf: lambda e, c, s: sympy.DiagonalOf(c(e.arg)),
     E.Vec: lambda e, c, s: Vec(c(e.arg)),
+    E.Unvec: lambda e, c, s: Unvec(c(e.arg), _dim_to(e.rows, s), _dim_to(e.cols, s)),
     E.Softmax: lambda e, c, s: Softmax(c(e.arg)),
     E.LogSumExp: lambda e, c, s: LogSumExp(c(e.arg)),
 }
@@ -737,6 +767,7 @@ FROM_SYMPY: dict[type, Callable] = {
     Softmax: _unary(E.softmax),
     LogSumExp: _unary(E.logsumexp),
     Vec: _unary(E.vec),
+    Unvec: lambda obj, r: E.unvec(r.conv(obj.args[0]), _dim_from(obj.args[1]), _dim_from(obj.args[2])),
     CommutationMatrix: lambda obj, r: E.commutation(_dim_from(obj.args[0]), _dim_from(obj.args[1])),
     EntrySum: _unary(E.sum_),
     Norm1: _unary(E.norm1),

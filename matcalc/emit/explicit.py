@@ -134,10 +134,11 @@ EVALUATORS = {
     E.Diag: lambda e, ev: sympy.diag(*list(ev(e.arg))),
     E.DiagOf: lambda e, ev: sympy.Matrix(ev(e.arg).diagonal()).reshape(e.rows and ev(e.arg).shape[0], 1),
     E.Vec: lambda e, ev: _vec(ev(e.arg)),
+    E.Unvec: lambda e, ev, d: ev(e.arg).reshape(d(e.cols), d(e.rows)).T,
     E.Softmax: lambda e, ev: _softmax(ev(e.arg)),
     E.LogSumExp: lambda e, ev: _logsumexp(ev(e.arg)),
 }
-_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation}
+_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation, E.Unvec}
 
 
 def _add(vals, e):

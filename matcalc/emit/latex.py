@@ -170,6 +170,7 @@ PRINTERS = {
     E.Diag: _fn(r"\operatorname{diag}"),
     E.DiagOf: _fn(r"\operatorname{diag}"),
     E.Vec: _fn(r"\operatorname{vec}"),
+    E.Unvec: lambda e, pr: (rf"\operatorname{{vec}}^{{-1}}_{{{_dim(e.rows)} \times {_dim(e.cols)}}}\left({pr(e.arg)[0]}\right)", ATOM),
     E.Softmax: _fn(r"\operatorname{softmax}"),
     E.LogSumExp: _fn(r"\operatorname{logsumexp}"),
 }

@@ -208,6 +208,7 @@ EMITTERS: dict[type, Callable] = {
     E.Diag: lambda e, c: f"np.diagflat({c(e.arg)})",
     E.DiagOf: lambda e, c: f"np.diagonal({c(e.arg)}).reshape(-1, 1)",
     E.Vec: lambda e, c: f"{c(e.arg)}.reshape(-1, 1, order='F')",
+    E.Unvec: lambda e, c: f"{c(e.arg)}.reshape(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), order='F')",
     E.Softmax: lambda e, c: f"_softmax({c(e.arg)})",
     E.LogSumExp: lambda e, c: f"_logsumexp({c(e.arg)})",
 }
@@ -242,7 +243,9 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     arrays = [v for v in variables if "dimension" not in v.assume]
     dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}
                          | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
-                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
+                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
+                         | {sympy.Symbol(n.name, integer=True, positive=True) for n in E.walk(e)
+                            if isinstance(n, E.Var) and "dimension" in n.assume},
                          key=str)
     names = Names(arrays, dims_needed)
     counts: Counter = Counter(E.walk(e))

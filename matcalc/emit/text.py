@@ -197,6 +197,7 @@ PRINTERS = {
     E.Diag: _fn("diag"),
     E.DiagOf: _fn("diag"),
     E.Vec: _fn("vec"),
+    E.Unvec: lambda e, pr: (f"unvec({pr(e.arg)[0]}, {_dim(e.rows)}, {_dim(e.cols)})", ATOM),
     E.Softmax: _fn("softmax"),
     E.LogSumExp: _fn("logsumexp"),
 }

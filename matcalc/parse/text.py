@@ -107,6 +107,27 @@ def _leaves(d: D):
     return [] if v == 1 else [v]
 
 
+def _prod(a: D, b: D) -> D:
+    """The dimension a*b; 1*b is b itself, so that kron(2, x) is n x 1, not 1*n x 1*1."""
+    if find(a).value == 1:
+        return b
+    if find(b).value == 1:
+        return a
+    return D(("prod", a, b))
+
+
+def _occurs(d: D, inside: D) -> bool:
+    """Whether the root ``d`` is a factor of the dimension ``inside`` (n = n*m has no solution m > 1)."""
+    stack = [find(inside)]
+    while stack:
+        r = stack.pop()
+        if r is d:
+            return True
+        if isinstance(r.value, tuple):
+            stack.extend((find(r.value[1]), find(r.value[2])))
+    return False
+
+
 def _unify(a: D, b: D, deferred: list) -> bool:
     ra, rb = find(a), find(b)
     if ra is rb:
@@ -116,12 +137,12 @@ def _unify(a: D, b: D, deferred: list) -> bool:
         ra.parent = rb
         return True
     if va is None:
-        if vb == 1:
+        if vb == 1 or _occurs(ra, rb):
             return False
         ra.parent = rb
         return True
     if vb is None:
-        if va == 1:
+        if va == 1 or _occurs(rb, ra):
             return False
         rb.parent = ra
         return True
@@ -131,7 +152,7 @@ def _unify(a: D, b: D, deferred: list) -> bool:
             # both products known: they agree as products (1*n = n*1)
             return sorted(map(str, la)) == sorted(map(str, lb))
         # otherwise (a1 a2) ~ (b1 b2) factor by factor: tr(kron(X, X)) makes X square
-        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred):
+        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred) and not _occurs(ra, rb):
             ra.parent = rb
             return True
         return False
@@ -342,7 +363,7 @@ class _Inferrer:
             ds = [self._dim_arg(n, a) for a in args]
             if f == "eye":
                 return (ds[0], ds[0])
-            return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
+            return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -366,9 +387,9 @@ class _Inferrer:
             return (t[0], _one())
         if f == "kron":
             a, b = ts
-            return (D(("prod", a[0], b[0])), D(("prod", a[1], b[1])))
+            return (_prod(a[0], b[0]), _prod(a[1], b[1]))
         if f == "vec":
-            return (D(("prod", t[0], t[1])), _one())
+            return (_prod(t[0], t[1]), _one())
         raise _Fail(n, f"unknown function {f}")  # pragma: no cover
 
 
@@ -525,6 +546,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if {"symmetric", "spd", "invertible"} & a and r != c:
             raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
         variables[nm] = E.Var(nm, r, c, a)
+    carried = {str(s) for v in variables.values() for d in v.shape for s in d.free_symbols}
+    for nm in sorted(eye_dims - set(variables) - carried):  # a size only eye(p) names: an input of the compiled function
+        variables[nm] = E.Var(nm, 1, 1, frozenset({"dimension"}))
     const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
     builder = _Builder(text, variables, const_shapes)
     try:
