@@ -315,7 +315,8 @@ class Inverse(Expr):
 
 
 class MatPow(Expr):
-    """Integer power ``X^k`` (k >= 2) of a square matrix."""
+    """Integer power ``X^k`` of a square matrix: k >= 2, or an expression in integer symbols
+    (``X^k``, ``X^(k - 1)``, a SymPy expression like a dimension)."""
 
     __slots__ = ()
 
@@ -631,8 +632,12 @@ def inverse(a: Expr) -> Expr:
     return Inverse(a)
 
 
-def matpow(a: Expr, k: int) -> Expr:
+def matpow(a: Expr, k) -> Expr:
     _square("matrix power", a)
+    if isinstance(k, sympy.Expr):
+        if not k.is_Integer:
+            return power(a, dim_scalar(k)) if a.is_scalar else MatPow(a, k)
+        k = int(k)
     if a.is_scalar:
         return power(a, Const(k))
     if k == 0:
@@ -661,6 +666,19 @@ def power(base: Expr, exponent: Expr) -> Expr:
         if isinstance(base, Power) and isinstance(base.args[1], Const) and _int(exponent.value) and _int(base.args[1].value):
             return power(base.args[0], const(base.args[1].value * exponent.value))
     return Power(base, exponent)
+
+
+def dim_scalar(d: Dim) -> Expr:
+    """A scalar expression whose value is the integer expression ``d`` of dimension symbols (k - 1)."""
+    if d.is_Integer:
+        return const(int(d))
+    if isinstance(d, sympy.Symbol):
+        return Var(str(d), 1, 1, frozenset({"dimension"}))
+    if isinstance(d, sympy.Add):
+        return add(*[dim_scalar(t) for t in d.args])
+    if isinstance(d, sympy.Mul):
+        return matmul(*[dim_scalar(t) for t in d.args])
+    raise ShapeError(f"cannot use {d} as an integer")
 
 
 def _int(v) -> bool:

@@ -176,13 +176,28 @@ def _logdet(node, G):
 
 @rule(E.MatPow)
 def _matpow(node, G):
-    """d X^k = sum_r X^r dX X^{k-1-r}  (Cookbook 90-91)."""
+    """d X^k = sum_r X^r dX X^{k-1-r}  (Cookbook 90-91); for a symbolic k only under a trace:
+    d tr(X^k) = k tr(X^{k-1} dX), adjoint k (X^{k-1})'  (Cookbook 91 with A = I)."""
     X, k = node.args
+    if not isinstance(k, int):
+        return [_symbolic_matpow(node, G)]
     terms = [
         E.matmul(E.transpose(E.matpow(X, r)), G, E.transpose(E.matpow(X, k - 1 - r)))
         for r in range(k)
     ]
     return [E.add(*terms)]
+
+
+def _symbolic_matpow(node: E.MatPow, G: E.Expr) -> E.Expr:
+    X, k = node.args
+    scal = list(G.args) if isinstance(G, E.MatMul) else [G]
+    if not isinstance(scal[-1], E.Identity) or not all(f.is_scalar for f in scal[:-1]):
+        raise UnsupportedError(
+            f"{node}: a matrix power with a symbolic exponent has a matrix-form derivative only directly under a "
+            f"trace (d tr(X^k) = k tr(X^(k-1) dX), Cookbook 91); elsewhere d X^k is a sum of {E.fmt_dim(k)} terms "
+            f"X^r dX X^(k-1-r) with no closed matrix form"
+        )
+    return E.matmul(*scal[:-1], E.dim_scalar(k), E.transpose(E.matpow(X, k - 1)))
 
 
 @rule(E.Power)

@@ -783,13 +783,23 @@ def diagonal_of_ones(e: E.DiagOf) -> E.Expr:
     return e
 
 
+def logdet_of_power(e: E.LogDet) -> E.Expr:
+    """logdet(X^k) = k logdet(X), also for an integer symbol k (log|det| of a product, Cookbook 18)."""
+    a = e.arg
+    if isinstance(a, E.MatPow):
+        k = a.args[1]
+        return E.matmul(E.const(k) if isinstance(k, int) else E.dim_scalar(k), E.logdet(a.args[0]))
+    return e
+
+
 def det_of_product(e: E.Det) -> E.Expr:
     """det(AB) = det(A) det(B) for square factors, det(A') = det(A), det(X^k) = det(X)^k (Cookbook 18, 19)."""
     a = e.arg
     if isinstance(a, E.Transpose):
         return E.det(a.args[0])
     if isinstance(a, E.MatPow):
-        return E.power(E.det(a.args[0]), E.const(a.args[1]))
+        k = a.args[1]
+        return E.power(E.det(a.args[0]), E.const(k) if isinstance(k, int) else E.dim_scalar(k))
     if isinstance(a, E.Inverse):
         return E.power(E.det(a.args[0]), E.const(-1))
     if isinstance(a, E.MatMul):
@@ -826,6 +836,7 @@ PREPARE: dict[type, list[Rule]] = {
     E.Trace: [trace_of_kron],
     E.Sum: [sum_of_kron],
     E.Det: [det_of_product],
+    E.LogDet: [logdet_of_power],
 }
 
 

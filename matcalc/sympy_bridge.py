@@ -449,7 +449,8 @@ TO_SYMPY: dict[type, Callable] = {
     E.Kron: lambda e, c, s: sympy.KroneckerProduct(c(e.args[0]), c(e.args[1])),
     E.Transpose: lambda e, c, s: sympy.Transpose(c(e.args[0])),
     E.Inverse: lambda e, c, s: sympy.Inverse(c(e.args[0])),
-    E.MatPow: lambda e, c, s: sympy.MatPow(c(e.args[0]), sympy.Integer(e.args[1])),
+    E.MatPow: lambda e, c, s: sympy.MatPow(c(e.args[0]), sympy.Integer(e.args[1]) if isinstance(e.args[1], int)
+                                           else _dim_to(e.args[1], s)),
     E.Power: _sympy_power,
     E.Apply: _sympy_apply,
     E.Det: lambda e, c, s: sympy.Determinant(c(e.arg)),

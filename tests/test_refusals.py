@@ -58,6 +58,11 @@ ROWS = [
     ("gradient of u'*kron(A, X)*v", "u'*kron(A, X)*v", "X", "derive", {"A": "n,m", "X": "p,q"}, ()),
     ("hessian of normF(kron(A, X))^2", "normF(kron(A, X))^2", "X", "hessian", {"A": "n,m", "X": "p,q"}, ()),
     ("hessian of u'*kron(X, X)*v", "u'*kron(X, X)*v", "X", "hessian", {"X": "n,m"}, ()),
+    # a matrix power with an integer symbol under a trace (Cookbook 91)
+    ("gradient of tr(X^k)", "tr(X^k)", "X", "derive", {}, ()),
+    ("gradient of tr(X^(k+1))*alpha", "tr(X^(k+1))*alpha", "X", "derive", {}, ()),
+    ("gradient of tr(X^k)^2", "tr(X^k)^2", "X", "derive", {}, ()),
+    ("gradient of logdet(X^k)", "logdet(X^k)", "X", "derive", {}, ()),
     # vec and its inverse are linear
     ("jacobian of vec(A*X)", "vec(A*X)", "X", "jacobian", {"A": "n,m", "X": "m,p"}, ()),
 ]
@@ -68,6 +73,9 @@ ERRORS = [
     ("X'*vec(X)", "X", matcalc.ShapeMismatchError, "matrix product"),
     ("kron(y,Y)-Y", "Y", matcalc.ShapeMismatchError, "sum"),
     ("x-kron(x,Y)+Y", "x", matcalc.ShapeMismatchError, "sum"),
+    # d X^k with a symbolic k is a sum of k terms: no closed matrix form outside tr(X^k)
+    ("tr(A*X^k)", "X", matcalc.UnsupportedError, "X^k: a matrix power with a symbolic exponent"),
+    ("sum(X^k)", "X", matcalc.UnsupportedError, "X^k: a matrix power with a symbolic exponent"),
 ]
 
 _CACHE: dict = {}

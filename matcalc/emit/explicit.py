@@ -122,7 +122,7 @@ EVALUATORS = {
     E.Kron: lambda e, ev: sympy.kronecker_product(ev(e.args[0]), ev(e.args[1])),
     E.Transpose: lambda e, ev: ev(e.args[0]).T,
     E.Inverse: lambda e, ev: ev(e.args[0]).inv(),
-    E.MatPow: lambda e, ev: ev(e.args[0]) ** e.args[1],
+    E.MatPow: lambda e, ev, d: ev(e.args[0]) ** (e.args[1] if isinstance(e.args[1], int) else d(e.args[1])),
     E.Power: _power,
     E.Apply: lambda e, ev: ev(e.arg).applyfunc(FUNCTIONS[e.fname].sympy),
     E.Det: lambda e, ev: _mat(ev(e.arg).det()),
@@ -138,7 +138,7 @@ EVALUATORS = {
     E.Softmax: lambda e, ev: _softmax(ev(e.arg)),
     E.LogSumExp: lambda e, ev: _logsumexp(ev(e.arg)),
 }
-_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation, E.Unvec}
+_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation, E.Unvec, E.MatPow}
 
 
 def _add(vals, e):

@@ -249,6 +249,7 @@ class _Inferrer:
         self.deferred: list = []
         self.named: dict = {}
         self.const_nodes: dict = {}
+        self.power_names: set = set()  # integer symbols used as matrix-power exponents (X^k)
 
     def named_dim(self, name: str) -> D:
         d = self.named.get(name)
@@ -333,6 +334,10 @@ class _Inferrer:
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
                 k = _int_literal(ex)
+                sym = _symbolic_exponent(ex) if k is None else None
+                if sym is not None:
+                    self.power_names |= sym.names
+                    k = 2  # an integer symbol: sized like a dimension, checked as a square power
                 if k is None:
                     raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
                 if abs(k) > MAX_MATRIX_POWER:
@@ -391,6 +396,37 @@ class _Inferrer:
         if f == "vec":
             return (_prod(t[0], t[1]), _one())
         raise _Fail(n, f"unknown function {f}")  # pragma: no cover
+
+
+@dataclass
+class _SymExponent:
+    value: sympy.Expr
+    names: set
+
+
+def _symbolic_exponent(n: Node):
+    """k, k - 1, (k + 2), 2*k: an integer expression of names, for a matrix power X^k; None otherwise."""
+    if n.kind in ("group", "pos"):
+        return _symbolic_exponent(n.args[0])
+    if n.kind == "name":
+        return _SymExponent(E.dim(n.value), {n.value})
+    if n.kind == "sum":
+        parts = []
+        for a in n.args:
+            k = _int_literal(a)
+            parts.append(_SymExponent(sympy.Integer(k), set()) if k is not None else _symbolic_exponent(a))
+        if any(p is None for p in parts) or not any(p.names for p in parts):
+            return None
+        total = parts[0].value
+        for sign, p in zip(n.value, parts[1:]):
+            total = total + p.value if sign == "+" else total - p.value
+        return _SymExponent(total, set().union(*(p.names for p in parts)))
+    if n.kind == "product" and list(n.value) == ["*"]:
+        a, b = (_int_literal(x) for x in n.args)
+        other = _symbolic_exponent(n.args[1] if a is not None else n.args[0])
+        if other is not None and (a is not None or b is not None):
+            return _SymExponent(other.value * (a if a is not None else b), other.names)
+    return None
 
 
 def _int_literal(n: Node):
@@ -531,6 +567,8 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
             raise _mismatch(f, text) from None
     else:  # pragma: no cover - every retry fixes one name
         raise ShapeMismatchError("could not infer the shapes", text)
+    for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
+        kinds[nm] = "dim"
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -661,7 +699,8 @@ class _Builder:
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
-                return E.matpow(base, _int_literal(n.args[1]))
+                k = _int_literal(n.args[1])
+                return E.matpow(base, k if k is not None else _symbolic_exponent(n.args[1]).value)
             return E.power(base, self.build(n.args[1]))
         if k == "call":
             return self.call(n)
