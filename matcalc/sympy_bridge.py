@@ -728,6 +728,53 @@ def _matrix_element(obj, r):
     raise SympyConversionError(f"cannot convert the matrix entry {obj}: matcalc works with whole matrices")
 
 
+def _index_sum(obj, r):
+    """A sum over indices of entries, as SymPy writes an indexed 1x1 product: (x.T*a)[0, 0] is
+    Sum(x[i, 0]*a[i, 0], (i, 0, n - 1)).  Every summed index joins two factors (a matrix product)
+    or both indices of one factor (a trace); an index fixed at 0 is a size-1 side."""
+    if obj.function.has(sympy.Sum):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: nested sums are not supported")
+    summed = {lim[0] for lim in obj.limits}
+    if any(len(lim) != 3 or lim[1] != 0 for lim in obj.limits):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: each index must run over a whole dimension")
+    factors = sympy.Mul.make_args(obj.function)
+    scalars, edges = [], []
+    for f in factors:
+        if isinstance(f, MatrixElement) and (f.args[1] in summed or f.args[2] in summed):
+            M, i, j = r.conv(f.args[0]), f.args[1], f.args[2]
+            if (i not in summed and (i != 0 or M.rows != 1)) or (j not in summed and (j != 0 or M.cols != 1)):
+                raise SympyConversionError(f"cannot convert the matrix entry {f}: matcalc works with whole matrices")
+            edges.append([M, i, j])
+        elif f.free_symbols & summed:
+            raise SympyConversionError(f"cannot convert the index sum {obj}: {f} is not an entry of a matrix")
+        else:
+            scalars.append(r.conv(f))
+    uses = {i: sum((e[1] == i) + (e[2] == i) for e in edges) for i in summed}
+    if any(k != 2 for k in uses.values()):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: every summed index must occur exactly twice")
+    chains = []
+    while edges:
+        # start at a side fixed at 0 (a vector's size-1 side) if there is one: that chain is a product u' M v
+        start = next((e for e in edges if e[1] not in summed or e[2] not in summed), edges[0])
+        edges.remove(start)
+        M, left, right = start
+        if left in summed and right not in summed:  # the fixed side goes on the left
+            M, left, right = E.transpose(M), right, left
+        chain = [M]
+        while right in summed and right != left:
+            nxt = next(e for e in edges if right in (e[1], e[2]))
+            edges.remove(nxt)
+            if nxt[1] == right:
+                chain.append(nxt[0])
+                right = nxt[2]
+            else:
+                chain.append(E.transpose(nxt[0]))
+                right = nxt[1]
+        prod = E.matmul(*chain)
+        chains.append(E.trace(prod) if left in summed else prod)
+    return E.matmul(*scalars, *chains)
+
+
 def _unary(build):
     return lambda obj, r: build(r.conv(obj.args[0]))
 
@@ -765,6 +812,7 @@ FROM_SYMPY: dict[type, Callable] = {
     sympy.DiagonalMatrix: _unary(lambda a: E.diag(E.diag_of(a))),
     ElementwiseApplyFunction: _elementwise,
     MatrixElement: _matrix_element,
+    sympy.Sum: _index_sum,
     Softmax: _unary(E.softmax),
     LogSumExp: _unary(E.logsumexp),
     Vec: _unary(E.vec),

@@ -162,3 +162,47 @@ def test_clear_error(expr, wrt, error, message):
         matcalc.derive(expr, wrt=wrt)
     text = str(info.value)
     assert message in text and "\n" not in text
+
+
+# -- SymPy input that indexes a 1x1 product: SymPy writes it as a sum over indices ------------------
+
+def _sympy_rows():
+    import sympy
+
+    n, m = (sympy.Symbol(s, integer=True, positive=True) for s in "nm")
+    x, a = sympy.MatrixSymbol("x", n, 1), sympy.MatrixSymbol("a", n, 1)
+    b, X = sympy.MatrixSymbol("b", m, 1), sympy.MatrixSymbol("X", n, m)
+    Y, A = sympy.MatrixSymbol("Y", m, n), sympy.MatrixSymbol("A", n, n)
+    i, j = sympy.symbols("i j", integer=True)
+    return [
+        ("(x.T*a)[0, 0]", (x.T * a)[0, 0], "x", "a'*x"),
+        ("(a.T*X*b)[0, 0]", (a.T * X * b)[0, 0], "X", "a'*X*b"),
+        ("(b.T*X.T*a)[0, 0]", (b.T * X.T * a)[0, 0], "X", "a'*X*b"),
+        ("(x.T*A*x)[0, 0]", (x.T * A * x)[0, 0], "x", "x'*A*x"),
+        ("3*(a.T*X*Y*a)[0, 0]", 3 * (a.T * X * Y * a)[0, 0], "X", "3*(a'*X*Y*a)"),
+        ("sum_ij X[i,j]*Y[j,i]", sympy.Sum(X[i, j] * Y[j, i], (i, 0, n - 1), (j, 0, m - 1)), "X", "tr(X*Y)"),
+    ]
+
+
+SYMPY_ROWS = _sympy_rows()
+
+
+@pytest.mark.parametrize("name, obj, wrt, text", SYMPY_ROWS, ids=[r[0] for r in SYMPY_ROWS])
+def test_sympy_indexed_product(name, obj, wrt, text):
+    d = matcalc.derive(obj, wrt=wrt)
+    shapes = {v.name: (str(v.rows), str(v.cols)) for v in d.variables.values()}
+    assert d.function == matcalc.parse(text, shapes=shapes).expr
+    for layout in ("numerator", "denominator"):
+        assert d.in_layout(layout).verify().ok
+
+
+def test_sympy_entry_of_a_larger_product_is_refused():
+    import sympy
+
+    n, m = (sympy.Symbol(s, integer=True, positive=True) for s in "nm")
+    X, Y = sympy.MatrixSymbol("X", n, m), sympy.MatrixSymbol("Y", m, n)
+    from matcalc.sympy_bridge import SympyConversionError
+
+    with pytest.raises(SympyConversionError) as info:
+        matcalc.derive((X * Y)[1, 1], wrt=X)
+    assert "matrix entry X[1, _i_1]" in str(info.value)
