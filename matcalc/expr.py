@@ -325,7 +325,7 @@ class MatPow(Expr):
 
 
 class Power(Expr):
-    """Elementwise power ``A .^ p`` with a scalar exponent expression."""
+    """Elementwise power ``A .^ p`` with a scalar exponent, or an exponent of A's shape (entry by entry)."""
 
     __slots__ = ()
 
@@ -651,7 +651,12 @@ def matpow(a: Expr, k) -> Expr:
 
 def power(base: Expr, exponent: Expr) -> Expr:
     if not exponent.is_scalar:
-        raise ShapeError(f"an exponent must be a scalar, got {fmt_shape(exponent.shape)}")
+        if base.is_scalar:  # c .^ x: the base is the constant matrix c
+            base = matmul(base, Ones(*exponent.shape))
+        if exponent.shape != base.shape:
+            raise ShapeError(f"elementwise power: base {fmt_shape(base.shape)} and exponent "
+                             f"{fmt_shape(exponent.shape)} differ")
+        return Power(base, exponent)
     if isinstance(exponent, Const):
         if exponent.value == 1:
             return base

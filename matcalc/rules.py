@@ -204,6 +204,10 @@ def _symbolic_matpow(node: E.MatPow, G: E.Expr) -> E.Expr:
 def _power(node, G):
     """Elementwise a^p: d = p a^(p-1) da + a^p log(a) dp."""
     a, p = node.args
+    if not p.is_scalar:
+        # an exponent of a's shape, entry by entry: adjoints G .* p .* a.^(p-1) and G .* a.^p .* log(a)
+        return [E.hadamard(G, p, E.power(a, E.sub(p, E.Ones(*p.shape)))),
+                E.hadamard(G, node, E.apply("log", a))]
     da = E.matmul(p, E.hadamard(G, E.power(a, E.add(p, E.const(-1)))))
     if isinstance(p, E.Const):
         return [da, E.ZERO_S]

@@ -72,7 +72,8 @@ def flip(e: E.Expr) -> E.Expr:
     if isinstance(e, E.Apply):
         return E.apply(e.fname, flip(e.arg))
     if isinstance(e, E.Power):
-        return E.power(flip(e.args[0]), e.args[1])
+        p = e.args[1]
+        return E.power(flip(e.args[0]), p if p.is_scalar else flip(p))
     if isinstance(e, E.Kron):
         return E.kron(flip(e.args[0]), flip(e.args[1]))
     if is_symmetric(e):
@@ -88,7 +89,7 @@ def is_symmetric(e: E.Expr) -> bool:
     if isinstance(e, E.Var):
         return e.symmetric
     if isinstance(e, (E.Inverse, E.Apply, E.Power)):
-        return is_symmetric(e.children[0])
+        return all(is_symmetric(c) for c in e.children)
     if isinstance(e, E.MatPow):
         return is_symmetric(e.args[0])
     if isinstance(e, E.Hadamard):

@@ -63,6 +63,14 @@ ROWS = [
     ("gradient of tr(X^(k+1))*alpha", "tr(X^(k+1))*alpha", "X", "derive", {}, ()),
     ("gradient of tr(X^k)^2", "tr(X^k)^2", "X", "derive", {}, ()),
     ("gradient of logdet(X^k)", "logdet(X^k)", "X", "derive", {}, ()),
+    # an elementwise power with an exponent of the base's shape, entry by entry
+    ("gradient of sum(a.^x) wrt x", "sum(a.^x)", "x", "derive", {"a": "n", "x": "n"}, ("a",)),
+    ("gradient of sum(a.^x) wrt a", "sum(a.^x)", "a", "derive", {"a": "n", "x": "n"}, ("a",)),
+    ("jacobian of a.^x", "a.^x", "x", "jacobian", {"a": "n", "x": "n"}, ("a",)),
+    ("hessian of sum(a.^x)", "sum(a.^x)", "x", "hessian", {"a": "n", "x": "n"}, ("a",)),
+    ("hessian of sum(x.^x)", "sum(x.^x)", "x", "hessian", {"x": "n"}, ("x",)),
+    ("gradient of u'*(A.^B)*v", "u'*(A.^B)*v", "B", "derive", {"A": "n,m", "B": "n,m"}, ("A",)),
+    ("gradient of sum(2.^x)", "sum(2.^x)", "x", "derive", {"x": "n"}, ()),
     # vec and its inverse are linear
     ("jacobian of vec(A*X)", "vec(A*X)", "X", "jacobian", {"A": "n,m", "X": "m,p"}, ()),
 ]

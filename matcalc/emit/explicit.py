@@ -46,7 +46,10 @@ def _hadamard(e, ev):
 
 
 def _power(e, ev):
-    b, p = ev(e.args[0]), _s(ev(e.args[1]))
+    b, p = ev(e.args[0]), ev(e.args[1])
+    if not e.args[1].is_scalar:  # an exponent matrix: entry by entry
+        return sympy.Matrix(b.rows, b.cols, lambda i, j: b[i, j] ** p[i, j])
+    p = _s(p)
     return b.applyfunc(lambda x: x ** p)
 
 

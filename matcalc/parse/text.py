@@ -330,6 +330,12 @@ class _Inferrer:
         if k == "pow":
             base, ex = n.args
             bt, et = self.infer(base), self.infer(ex)
+            if n.value == ".^" and not _is_scalar(et):  # an exponent matrix: entry by entry
+                if _is_scalar(bt):
+                    return et
+                self.unify(bt[0], et[0], n, "elementwise power", (base, bt, ex, et))
+                self.unify(bt[1], et[1], n, "elementwise power", (base, bt, ex, et))
+                return bt
             if not _is_scalar(et):
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
