@@ -238,7 +238,7 @@ def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     L = adjoint(fp, v, G, simplify)
     if v.is_scalar:
         L = simplify(L)
-        num = simplify(adjoint(L, G, E.ONE_S, simplify))
+        num = simplify(adjoint(L, G, E.ONE_S, simplify)) if E.contains(L, G) else E.zeros(G.shape)
         return simplify(E.transpose(num)), num
     den = simplify(vec_coefficient(simplify(L), G))
     return den, simplify(E.transpose(den))
