@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Mapping, Union
 
 from . import expr as E
+from .errors import MatcalcError, TooLargeError
 from .rules import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr
@@ -24,10 +25,6 @@ from .simplify import prepare, simplify
 LAYOUTS = ("denominator", "numerator")
 
 ShapeSpec = Union[tuple, str]
-
-
-class MatcalcError(ValueError):
-    """Bad input to matcalc's API: the message is one line."""
 
 
 def check_layout(layout: str) -> str:

@@ -21,13 +21,15 @@ from typing import Iterable, Iterator
 
 import sympy
 
+from .errors import MatcalcError
+
 Dim = sympy.Expr
 Shape = tuple  # (rows, cols), each a Dim
 
 ONE = sympy.Integer(1)
 
 
-class ShapeError(ValueError):
+class ShapeError(MatcalcError):
     """Two operands whose shapes do not fit the operation."""
 
 

@@ -21,10 +21,11 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .errors import MatcalcError
 from .functions import FUNCTIONS
 
 
-class UnsupportedError(ValueError):
+class UnsupportedError(MatcalcError):
     """A construct the engine cannot differentiate; the message names it."""
 
 
@@ -278,7 +279,7 @@ def adjoint(f: E.Expr, v: E.Var, seed: E.Expr, simplify=None) -> E.Expr:
     raise VariableAbsentError(v)  # pragma: no cover - v is a leaf reached above
 
 
-class VariableAbsentError(ValueError):
+class VariableAbsentError(MatcalcError):
     def __init__(self, v):
         super().__init__(f"the expression does not depend on {v.name}")
         self.var = v

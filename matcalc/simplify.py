@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .errors import MatcalcError
 
 Rule = Callable[[E.Expr], E.Expr]
 
@@ -846,7 +847,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
     return go(e)
 
 
-class SimplifyBudgetError(ValueError):
+class SimplifyBudgetError(MatcalcError):
     pass
 
 

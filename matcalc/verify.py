@@ -27,6 +27,7 @@ import numpy as np
 import sympy
 
 from . import expr as E
+from .errors import MatcalcError
 from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
@@ -95,7 +96,7 @@ class VerificationError(AssertionError):
         self.counterexample = counterexample
 
 
-class DomainError(ValueError):
+class DomainError(MatcalcError):
     pass
 
 

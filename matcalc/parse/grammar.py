@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from ..errors import MatcalcError
+
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
 
@@ -46,7 +48,7 @@ NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?/
 _PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-class ParseError(ValueError):
+class ParseError(MatcalcError):
     """A syntax error: one line naming the problem and its column."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):

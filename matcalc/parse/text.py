@@ -20,6 +20,7 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
+from ..errors import MatcalcError
 from .grammar import Node, ParseError, parse_tree
 
 ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
@@ -39,7 +40,7 @@ MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(MatcalcError):
     """Operands whose shapes do not fit; names both operands and their shapes."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):
@@ -50,7 +51,7 @@ class ShapeMismatchError(ValueError):
     caret = ParseError.caret
 
 
-class UnknownNameError(ValueError):
+class UnknownNameError(MatcalcError):
     pass
 
 
