@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .budget import tick
 from .errors import MatcalcError
 from .functions import FUNCTIONS
 
@@ -258,6 +259,7 @@ def adjoint(f: E.Expr, v: E.Var, seed: E.Expr, simplify=None) -> E.Expr:
         raise VariableAbsentError(v)
     adj: dict = {f: [seed]}
     for node in reversed(order):
+        tick("differentiating")
         contribs = adj.pop(node, None)
         if contribs is None:
             continue

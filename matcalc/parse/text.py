@@ -20,8 +20,8 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from ..errors import MatcalcError
-from .grammar import Node, ParseError, parse_tree
+from ..errors import MatcalcError, TooLargeError
+from .grammar import Node, ParseError, check_tree, parse_tree
 
 ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
 TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
@@ -36,6 +36,7 @@ SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
+MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
@@ -52,7 +53,14 @@ class ShapeMismatchError(MatcalcError):
 
 
 class UnknownNameError(MatcalcError):
-    pass
+    """A name the context does not know; with its column (and a caret) when it comes from parsed text."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.text = text
+        self.column = column
+        super().__init__(message + (f" at column {column}" if column is not None else ""))
+
+    caret = ParseError.caret
 
 
 # -- dimension unification ------------------------------------------------------
@@ -183,10 +191,12 @@ def parse_shape(spec) -> tuple:
         raise ShapeMismatchError(f"a shape has one or two dimensions, got {spec!r}")
     out = []
     for d in spec:
-        if isinstance(d, str) and d.strip().isdigit():
+        if isinstance(d, str) and d.strip().isascii() and d.strip().isdigit() and len(d.strip()) <= 6:
             d = int(d)
         if isinstance(d, str) and not d.isidentifier():
-            raise ShapeMismatchError(f"a dimension must be a number or a name, got {d!r}")
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d[:24]!r}")
+        if isinstance(d, int) and not 1 <= d <= MAX_SIZE:
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d}")
         out.append(d)
     return tuple(out)
 
@@ -463,6 +473,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     it is used for error messages only.  Shared by :func:`parse` and
     :func:`matcalc.parse.latex.parse_latex`.
     """
+    check_tree(tree, text)
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
     if shapes is not None and not isinstance(shapes, dict):
@@ -476,7 +487,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         for nm in names:
             if nm not in known and nm not in declared:
                 pos = _find_name(tree, nm)
-                raise UnknownNameError(f"unknown name {nm!r} at column {pos + 1}")
+                raise UnknownNameError(f"unknown name {nm!r}", text, pos + 1)
     dim_names = set(eye_dims)
     for r, c in declared.values():
         for d in (r, c):
@@ -600,6 +611,25 @@ class _Builder:
         return ShapeMismatchError(msg, self.text, n.start + 1)
 
     def build(self, n: Node) -> E.Expr:
+        try:
+            return self._build(n)
+        except (E.ShapeError, TooLargeError) as ex:
+            if getattr(ex, "column", None) is not None:
+                raise
+            if isinstance(ex, E.ShapeError):
+                raise ShapeMismatchError(str(ex), self.text, n.start + 1) from None
+            err = TooLargeError(f"{ex} at column {n.start + 1}")
+            err.column, err.text = n.start + 1, self.text
+            raise err from None
+
+    def _inverse(self, b: E.Expr, a: Node) -> E.Expr:
+        """1/b for the divisor b written at node a."""
+        try:
+            return E.power(b, E.const(-1))
+        except E.ShapeError:
+            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+
+    def _build(self, n: Node) -> E.Expr:
         k = n.kind
         if k == "number":
             return E.const(Fraction(n.value))
@@ -623,18 +653,22 @@ class _Builder:
             return E.add(*terms)
         if k == "product":
             acc = self.build(n.args[0])
+            run: list = []  # a run of '*' factors, multiplied at once: a long chain costs linear time
             for op, a in zip(n.value, n.args[1:]):
                 b = self.build(a)
                 if op == "*":
-                    acc = E.matmul(acc, b)
-                elif op == "/":
-                    acc = E.matmul(acc, E.power(b, E.const(-1)))
+                    run.append(b)
+                    continue
+                if run:
+                    acc, run = E.matmul(acc, *run), []
+                if op == "/":
+                    acc = E.matmul(acc, self._inverse(b, a))
                 elif op == ".*":
                     acc = E.hadamard(acc, b) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, b)
                 else:
-                    inv = E.power(b, E.const(-1))
+                    inv = self._inverse(b, a)
                     acc = E.hadamard(acc, inv) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, inv)
-            return acc
+            return E.matmul(acc, *run) if run else acc
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
