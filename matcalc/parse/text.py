@@ -157,6 +157,9 @@ class Parsed:
     expr: E.Expr
     variables: dict
     text: str
+    # subterms with a restricted domain (log, sqrt, a divisor, inv, ...) that the input writes but the built
+    # expression no longer holds (0*log(-s) is built as 0): where one is undefined, the input is undefined
+    dropped: tuple = ()
 
     def shapes_note(self) -> str:
         return E.shapes_note(self.variables)
@@ -543,7 +546,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         e = builder.build(tree)
     except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
         raise ShapeMismatchError(str(ex), text) from None
-    return Parsed(e, variables, text)
+    kept = set(E.walk(e)) if builder.restricted else set()
+    dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
+    return Parsed(e, variables, text, dropped)
 
 
 def _find_name(tree: Node, name: str) -> int:
@@ -606,6 +611,11 @@ class _Builder:
         self.text = text
         self.vars = variables
         self.const_shapes = const_shapes  # id(node) -> the inferred shape of vector(c), matrix(c), eye()
+        self.restricted: list = []  # built subterms whose domain is restricted (see Parsed.dropped)
+
+    def restrict(self, e: E.Expr) -> E.Expr:
+        self.restricted.append(e)
+        return e
 
     def fail(self, n: Node, msg: str):
         return ShapeMismatchError(msg, self.text, n.start + 1)
@@ -625,7 +635,7 @@ class _Builder:
     def _inverse(self, b: E.Expr, a: Node) -> E.Expr:
         """1/b for the divisor b written at node a."""
         try:
-            return E.power(b, E.const(-1))
+            return self.restrict(E.power(b, E.const(-1)))
         except E.ShapeError:
             raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
 
@@ -672,8 +682,11 @@ class _Builder:
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
-                return E.matpow(base, _int_literal(n.args[1]))
-            return E.power(base, self.build(n.args[1]))
+                k = _int_literal(n.args[1])
+                return self.restrict(E.matpow(base, k)) if k < 0 else E.matpow(base, k)
+            ex = self.build(n.args[1])
+            whole = isinstance(ex, E.Const) and ex.value >= 0 and ex.value == int(ex.value)
+            return E.power(base, ex) if whole else self.restrict(E.power(base, ex))
         if k == "call":
             return self.call(n)
         raise self.fail(n, f"unknown syntax {k}")  # pragma: no cover
@@ -691,7 +704,8 @@ class _Builder:
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
-            return E.apply(f, a)
+            r = E.apply(f, a)
+            return self.restrict(r) if FUNCTIONS[f].domain != "real" else r
         if f in ("vector", "matrix"):
             # sized from context: the inferred shape was stored on the node by the builder's caller
             shape = self._context_shape(n)
@@ -703,7 +717,7 @@ class _Builder:
         }
         if f == "kron":
             return E.kron(args[0], args[1])
-        return table[f](a)
+        return self.restrict(table[f](a)) if f in ("inv", "logdet") else table[f](a)
 
     def _context_shape(self, n: Node):
         shape = self.const_shapes.get(id(n))
