@@ -17,6 +17,8 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .budget import tick
+from .errors import MatcalcError
 
 Rule = Callable[[E.Expr], E.Expr]
 
@@ -861,6 +863,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
         hit = memo.get(node)
         if hit is not None:
             return hit
+        tick("simplifying the result")
         cur = node.rebuild([go(c) for c in node.children]) if node.children else node
         for _ in range(MAX_PASSES):
             for r in rules.get(type(cur), ()):
@@ -880,7 +883,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
     return go(e)
 
 
-class SimplifyBudgetError(ValueError):
+class SimplifyBudgetError(MatcalcError):
     pass
 
 
