@@ -42,7 +42,7 @@ from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
 MAX_DRAWS = 40
-VACUOUS_REDRAWS = 3  # draws of a trial whose both sides are 0 before it is given up
+VACUOUS_REDRAWS = 8  # draws of a trial whose both sides are 0 before it is given up
 
 
 @dataclass
