@@ -1,6 +1,6 @@
 """Random composition: derive random well-typed expressions and judge them by finite differences.
 
-    python scripts/random_composition.py --count 5000 --seed 0 [--depth 6] [--no-assume] [--show 20]
+    python scripts/random_composition.py --count 5000 --seed 0 [--depth 6] [--no-assume] [--self-check]
 
 Each expression is differentiated with matcalc (gradient or Jacobian in both layouts, and the
 Hessian in both layouts for a scalar function) and compared with central finite differences of
@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-assume", action="store_true")
     ap.add_argument("--show", type=int, default=1000, help="how many failures to list")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--self-check", action="store_true",
+                    help="also run matcalc's verify() and check() on each right result")
     args = ap.parse_args(argv)
     counts = Counter()
     by_depth = defaultdict(list)
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     for i in range(args.count):
         rng = np.random.default_rng([args.seed, i])
         case = random_case(Chooser(rng), args.depth, assumptions=not args.no_assume)
-        out = judge(case, rng, time_limit=args.timeout)
+        out = judge(case, rng, time_limit=args.timeout, self_check=args.self_check)
         counts[out.status] += 1
         if out.status in ("ok", "wrong"):
             by_depth[case.depth].append(out.derive_s)

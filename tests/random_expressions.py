@@ -327,8 +327,14 @@ class Outcome:
     what: list = field(default_factory=list)  # what was compared
 
 
-MATCALC_ERRORS = (matcalc.MatcalcError, matcalc.ParseError, matcalc.UnsupportedError,
-                  matcalc.ShapeMismatchError, matcalc.UnknownNameError, E.ShapeError)
+# an engine error that hides a correct answer, not a clear refusal
+NOT_CLEAR = {"NotLinearError"}
+
+
+def is_clear(e: BaseException) -> bool:
+    """A matcalc error of its own, with a one-line message (anything else is an internal error)."""
+    return (type(e).__module__.startswith("matcalc") and type(e).__name__ not in NOT_CLEAR
+            and "\n" not in str(e) and isinstance(e, ValueError))
 
 
 class _Timeout(Exception):
@@ -455,14 +461,17 @@ def draw_sizes(rng) -> dict:
             return s
 
 
-def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: bool = True) -> Outcome:
-    """Derive (both layouts; the Hessian too for a scalar function) and compare with finite differences."""
+def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: bool = True,
+          self_check: bool = False) -> Outcome:
+    """Derive (both layouts; the Hessian too for a scalar function) and compare with finite differences.
+
+    With ``self_check``, a right result must also pass matcalc's own ``verify``, and ``check`` must
+    not call it wrong when it is claimed.
+    """
     try:
         fp = FunctionAtPoints(case.text, case.assume)
-    except MATCALC_ERRORS as e:
-        return Outcome("error", f"{type(e).__name__}: {e}")
     except Exception as e:  # noqa: BLE001 - the point of the judge is to catch anything
-        return Outcome("internal", f"{type(e).__name__}: {e}")
+        return Outcome("error" if is_clear(e) else "internal", f"{type(e).__name__}: {e}")
     x = fp.parsed.variables[case.wrt]
     results = {}
     old = signal.signal(signal.SIGALRM, _alarm)
@@ -477,13 +486,8 @@ def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: 
                 results[("h", layout)] = (hd, hd.to_numpy())
     except _Timeout:
         return Outcome("timeout", f"derivation over {time_limit:g} s", time.perf_counter() - t0)
-    except MATCALC_ERRORS as e:
-        msg = str(e)
-        if "\n" in msg or type(e).__name__ == "NotLinearError":
-            return Outcome("internal", f"{type(e).__name__}: {msg}", time.perf_counter() - t0)
-        return Outcome("error", f"{type(e).__name__}: {msg}", time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001
-        return Outcome("internal", f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+        return Outcome("error" if is_clear(e) else "internal", f"{type(e).__name__}: {e}", time.perf_counter() - t0)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -537,4 +541,23 @@ def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: 
                                f"{sizes} (relative error {err:.1e})", elapsed)
     if tried == 0:
         return Outcome("nopoint", "the judge found no point in the domain", elapsed)
+    if self_check:
+        bad = _self_check(case, results[("d", "denominator")][0])
+        if bad is not None:
+            return Outcome(bad[0], bad[1], elapsed)
     return Outcome("ok", "", elapsed, [f"{k[0]}-{k[1]}" for k in results])
+
+
+def _self_check(case: Case, d) -> tuple | None:
+    """matcalc's own verify and check on a derivative the judge found right: neither may call it wrong."""
+    try:
+        report = d.verify(shapes=2, directions=2, explicit=False, raise_on_failure=False)
+        if not report.ok:
+            return "wrong", f"verify() calls the right result {d} wrong: {report}"
+        v = matcalc.check(case.text, wrt=case.wrt, claimed=d.text(), shapes=shapes_of(), assume=case.assume)
+        if not v.correct and v.mistake != "unconfirmed":
+            return "wrong", f"check() calls the engine's own result {d} wrong: {v.summary}"
+    except Exception as e:  # noqa: BLE001
+        if not is_clear(e):
+            return "internal", f"verify/check of {d}: {type(e).__name__}: {e}"
+    return None
