@@ -487,6 +487,9 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             return None
         if found and counter is None:
             counter = _counterexample(dims, point, *found[0])
+            where = sign_pattern(f, variables, point)
+            if where:
+                counter["region"] = where
         trials.append(Trial(dims, max(e for _, e in checks), checks, point))
         return trials[-1]
 
@@ -508,6 +511,8 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             counter = {"explicit": note}
         why = (f"disagrees with finite differences (max relative error {report.max_rel_error:.2e} > {tol:g})"
                if report.max_rel_error > tol else f"agrees with finite differences but {note}")
+        if counter.get("region"):
+            why += f", where {counter['region']}"
         raise VerificationError(
             f"{d.kind} of {to_text(f)} wrt {x.name} {why}",
             report,

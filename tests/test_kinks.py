@@ -121,3 +121,15 @@ def test_a_claim_judged_only_at_vacuous_points_is_not_called_correct():
     # the answer is 0 at every point (softmax sums to 1), so the numbers cannot confirm a claim of 0
     v = matcalc.check("sum(softmax(z))", wrt="z", claimed="0*z")
     assert not v.correct and v.mistake == "unconfirmed" and "both 0" in v.message
+
+
+def test_verify_names_the_side_of_the_kink_where_a_result_fails():
+    from matcalc import expr as E
+    from matcalc.verify import VerificationError
+
+    d = matcalc.derive("relu(w'*x)", wrt="w")
+    x = d.variables["x"]
+    wrong = type(d)(d.function, d.wrt, d.layout, x, E.transpose(x), d.variables, d.kind)  # the step dropped
+    with pytest.raises(VerificationError) as info:
+        wrong.verify(explicit=False)
+    assert "where w'*x < 0" in str(info.value) and info.value.counterexample["region"] == "w'*x < 0"
