@@ -165,8 +165,8 @@ CLAIMS = [
     Claim("Wz-vecjac", "W*z", "W", "z'", False, "wrong-shape"),
     Claim("reg-wrong-shape", REG, "W", "lam/m*W'*W", False, "wrong-shape", "denominator"),
     # ---- no known pattern -----------------------------------------------------------------------
-    Claim("ls-one-sign", LS, "theta", "(2/N)*(X'*X*theta + X'*y)", False, "wrong"),
-    Claim("qf-plus-x", QF, "x", "A*x + x", False, "wrong"),
+    Claim("ls-one-sign", LS, "theta", "(2/N)*(X'*X*theta + X'*y)", False, "sign"),
+    Claim("qf-plus-x", QF, "x", "A*x + x", False, "dropped-chain-factor"),
     Claim("det-X", "det(X)", "X", "det(X)*X", False, "wrong"),
     Claim("lse-exp", "log(sum(exp(x)))", "x", "exp(x)", False, "wrong"),
     Claim("relu-ones", "sum(relu(x))", "x", "vector(1)", False, "wrong"),
