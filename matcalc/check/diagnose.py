@@ -207,11 +207,42 @@ def swap_candidates(claim: E.Expr):
                 reps.append(E.matpow(n.args[0], int(v)))
         elif isinstance(n, E.MatPow):
             reps.append(E.power(n.args[0], E.const(n.args[1])))
+        reps += _outer_diag_swaps(n)
         for r in reps:
             try:
                 yield f"{to_text(r)} in place of {to_text(n)}", substitute(claim, {n: r})
             except (E.ShapeError, TypeError):
                 continue
+
+
+def _outer_diag_swaps(n: E.Expr) -> list:
+    """u*v' (an outer product) for diag(u.*v), and diag(u.*(1 - v)) for diag(u) - u*v' (softmax's Jacobian)."""
+    out = []
+    try:
+        if isinstance(n, E.MatMul) and len(n.args) == 2 and n.args[0].cols == 1 and \
+                isinstance(n.args[1], E.Transpose) and n.args[1].rows == 1 and n.args[0].rows != 1:
+            out.append(E.diag(E.hadamard(n.args[0], n.args[1].args[0])))
+        if isinstance(n, E.Diag) and isinstance(n.arg, E.Hadamard) and len(n.arg.args) == 2:
+            for a, b in (n.arg.args, n.arg.args[::-1]):
+                parts = [E.diag(a) if isinstance(t, E.Ones) else E.matmul(a, E.transpose(t)) for t in terms(b)]
+                out.append(E.add(*parts))
+    except E.ShapeError:
+        pass
+    return out
+
+
+def normalisation_candidates(expected: E.Expr):
+    """(what was dropped, the expected result without it): softmax(u) as exp(u) (the 1/sum(exp(u)) of
+    log-sum-exp dropped) and an indicator step(u) as ones (a hinge's indicator dropped)."""
+    for n in dict.fromkeys(E.walk(expected)):
+        try:
+            if isinstance(n, E.Softmax):
+                yield (f"the normalisation 1/sum(exp({to_text(n.arg)})) of softmax",
+                       substitute(expected, {n: E.apply("exp", n.arg)}))
+            elif isinstance(n, E.Apply) and n.fname == "step":
+                yield f"the indicator {to_text(n)}", substitute(expected, {n: E.Ones(*n.shape)})
+        except (E.ShapeError, TypeError):
+            continue
 
 
 def drop_candidates(expected: E.Expr, depth: int = 3):
@@ -232,6 +263,14 @@ def drop_candidates(expected: E.Expr, depth: int = 3):
                         yield a, ctor(*rest)
                     except E.ShapeError:
                         pass
+            # the outer function's derivative is often several scalar factors: s*(1 - s) for sigmoid
+            scal = [a for a in args if a.is_scalar and not isinstance(a, E.Const)]
+            keep = [a for a in args if not (a.is_scalar and not isinstance(a, E.Const))]
+            if len(scal) > 1 and keep and isinstance(e, E.MatMul):
+                try:
+                    yield E.matmul(*scal), ctor(*keep)
+                except E.ShapeError:
+                    pass
             for i, a in enumerate(args):
                 for dropped, sub in go(a, d - 1):
                     try:
@@ -466,6 +505,10 @@ class Diagnoser:
                 return Finding(["elementwise-vs-matrix-product"],
                                f"elementwise and matrix products are mixed up: writing {what} makes it right",
                                rewrite=what)
+        for dropped, cand in _limited(normalisation_candidates(target)):
+            if cand.shape == self.claim.shape and self.agrees(self.claim, cand):
+                return Finding(["dropped-chain-factor"],
+                               f"a factor of the chain rule is missing: {dropped} is dropped", rewrite=dropped)
         for dropped, cand in _limited(drop_candidates(target)):
             if cand.shape == self.claim.shape:
                 try:
