@@ -15,6 +15,7 @@ from ..verify import DomainError, dimension_symbols, draw_point
 from ..parse import Parsed, ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from ..parse.derivation import match_head, split_rows, split_top, var_name
 from ..parse.index import IndexExpr, looks_indexed, parse_index
+from ..parse.latex import GREEK
 from ..parse.text import normalize_assume
 from .claims import aliases, counterexample, declared_shapes, dim_spec, dims_of, format_counterexample, sized
 from .diagnose import Diagnoser, Finding, prove_equal
@@ -26,7 +27,8 @@ from .verdict import undefined_message
 
 _EMBEDDED = re.compile(r"(?:(?<![A-Za-z0-9_])d\s*/\s*d|grad_|nabla_)(?P<wrt>[A-Za-z][A-Za-z0-9_]*)\s*\(")
 # a label: a new name, perhaps with arguments (f(x), J(\theta), \ell(K)): it names the value after its '='
-_LABEL = re.compile(r"^(?P<name>\\?[A-Za-zα-ω][A-Za-z0-9_]*)\s*(?:(?:\\left)?\(\s*[^()=]*(?:\\right)?\))?$")
+_LABEL = re.compile(r"^(?P<name>\\(?:" + "|".join(sorted(GREEK, key=len, reverse=True)) + r")(?![A-Za-z])"
+                    r"|[A-Za-zα-ω][A-Za-z0-9_]*)\s*(?:(?:\\left)?\(\s*[^()=]*(?:\\right)?\))?$")
 # the differential operator before a name: dX, d X, \mathrm{d}X, \operatorname{d} X
 _D = r"(?:\\mathrm\s*\{\s*d\s*\}|\\operatorname\s*\{\s*d\s*\}|(?<![A-Za-z\\])d)\s*(?:\\[,;]\s*)?"
 
@@ -156,6 +158,8 @@ class _Steps:
         self.labels: dict = {}
         self.function: E.Expr | None = None  # the function being differentiated, as last written
         self.wrt_seen: str | None = None
+        self.entry_head = False  # whether the last derivative head was of entries (df/dv_k)
+        self.defining = False  # a labelled definition before any derivative: it may add names (H = relu(Z))
         self.counter = 0
         self.lineno = 0
         self.fresh: dict = {}  # expression -> the sizes its line left to context (vector(1) alone)
@@ -195,7 +199,7 @@ class _Steps:
             if n in shapes:
                 shapes[a] = shapes[n]
         first = not self.vars
-        known = None if first else (set(self.vars) | dims_of(self.vars.values()) | set(placeholders)
+        known = None if first or self.defining else (set(self.vars) | dims_of(self.vars.values()) | set(placeholders)
                                     | set(self.user_shapes) | set(alias))
         errors = []
         for reader in (["LaTeX"] if "\\" in text else ["text", "LaTeX"]):
@@ -272,6 +276,9 @@ class _Steps:
     def resolve_wrt(self, raw: str | None) -> tuple:
         """(the variable's name, the component index or ()) of a derivative head's variable."""
         name = raw or self.default_wrt or self.wrt_seen
+        if not name and self.function is not None:  # grad f: the function's only non-scalar variable
+            arrays = [n for n, v in self.vars.items() if not v.is_scalar and E.contains(self.function, v)]
+            name = arrays[0] if len(arrays) == 1 else None
         if not name:
             self.fail("a derivative needs a variable: write d/dx, grad_x(...) or pass wrt=", MatcalcError)
         if name in self.vars:
@@ -326,7 +333,7 @@ class _Steps:
             m = _LABEL.match(t)
             if m:
                 name = var_name(m.group("name"))
-                if name not in self.vars and name not in self.labels and name.isidentifier():
+                if name not in self.vars and name.isidentifier():  # a label written again names the new value
                     return "label", name, None
         if head is not None:
             f = self.head_function(head.body)
@@ -353,7 +360,7 @@ class _Steps:
             if E.contains(f, v):
                 total.append(E.sum_(E.hadamard(self._derive(f, n, "denominator"), dv)))
         self.wrt_seen = names[0]
-        return E.add(*total) if total else E.zeros(())
+        return E.add(*total) if total else E.zeros((1, 1))
 
     # comparing -----------------------------------------------------------------------
     def points(self, new, old) -> Points:
@@ -361,7 +368,8 @@ class _Steps:
                    + [max([i + 1 for i in v.index if isinstance(i, int)], default=0)
                       for v in (new, old) if isinstance(v, Component)] + [0])
         variables = list(self.vars.values())
-        domain = old.value if isinstance(old, Component) else (old if isinstance(old, E.Expr) else None)
+        exprs = [v.value if isinstance(v, Component) else v for v in (old, new, self.function)]
+        domain = next((e for e in exprs if isinstance(e, E.Expr)), E.zeros((1, 1)))
         if not size:
             return Points(variables, domain, TRIALS, self.seed)
         # a proof written out at one size (a 2x2 bmatrix) is checked at that size
@@ -370,7 +378,7 @@ class _Steps:
         trials = []
         for _ in range(2 * TRIALS):
             try:
-                trials.append((dims, draw_point(domain if domain is not None else E.zeros(()), variables, dims, rng)))
+                trials.append((dims, draw_point(domain, variables, dims, rng)))
             except DomainError:
                 continue
             if len(trials) == TRIALS:
@@ -432,7 +440,7 @@ class _Steps:
         if f is None and new.rows == old.cols and new.cols == old.rows and not new.is_scalar:
             if compare(nv, pts.values(E.transpose(old)), self.tol).equal:
                 f = Finding(["layout"], "it is the transpose of the step before")
-        msg = f"differs from the step before: {f.message}" if f else \
+        msg = f"differs from the step before: {f.message.replace('the claim', 'this step')}" if f else \
             f"differs from the step before ({format_counterexample(ce)})"
         return (False, checked, msg, f.tags[0] if f else "wrong", ce)
 
@@ -446,7 +454,7 @@ class _Steps:
         if (new.rows, new.cols) == (old.cols, old.rows):
             if compare(pts.values(new), pts.values(E.transpose(old)), self.tol).equal:
                 other = "numerator" if self.layout == "denominator" else "denominator"
-                return (False, "numerically checked", f"layout: it is the {other}-layout form (the transpose) of "
+                return (False, "numerically checked", f"it is the {other}-layout form (the transpose) of "
                         f"the step before, but {self.layout} layout is used here", "layout", None)
         f = Diagnoser(new, pts, self.vars, self._wrt_var(), self.tol).rewrites(old)
         if f:
@@ -523,6 +531,7 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
                 elif diffs:
                     kind, value, inner = "expr", st.read_expression(text, diffs), None
                 else:
+                    st.defining = label is not None and all(x.kind == "function" for x in steps)
                     kind, value, inner = st.item(text, idx == 0, more)
             except ShapeMismatchError as err:
                 if prev is None:
@@ -532,13 +541,16 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
                 continue
             if kind == "label":
                 label = value
+                fresh_name = value not in st.labels
                 steps.append(Step(row.line, text, "function", "label", None, message=f"names {value}", why=why))
                 continue
             if kind in ("derivative", "dlhs"):
                 sk = "derivative" if kind == "derivative" else "differential"
+                entries = isinstance(value, Component) or st.entry_head
+                st.entry_head = isinstance(value, Component)
                 if prev is None or prev[0] != "function":
                     against = st.function if prev is not None and kind == "derivative" else None
-                    if prev is not None and prev[0] == "derivative" and kind == "derivative":
+                    if prev is not None and prev[0] == "derivative" and kind == "derivative" and not entries:
                         value = st.fit(value, prev[1])
                         eq, method, msg, tag, ce = st.compare(value, prev[1])
                         step = Step(row.line, text, sk, "ok" if eq else "wrong", value, method, "" if eq else msg,
@@ -557,7 +569,9 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
                 prev = (sk, value)
             else:
                 k = prev[0] if prev else "function"
-                if prev is None:
+                if prev is None or (label is not None and fresh_name and idx == 1):
+                    # the first step, or a new name defined (H = relu(Z)): a new chain starts here
+                    k = "function"
                     step = Step(row.line, text, k, "start", value, why=why)
                 else:
                     value = st.fit(value, prev[1])
