@@ -80,8 +80,10 @@ def spellings(name: str) -> set:
     greek = next((g for g in GREEK_NAMES if name == g or (len(name) >= 3 and g.startswith(name))), None)
     if greek:
         out |= {greek} | {greek[:k] for k in range(3, len(greek))}
-    m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+|[a-z])", name)
-    if m and len(m.group(1)) <= 2 and m.group(1) not in GREEK_NAMES:
+    m = re.fullmatch(r"([A-Za-z]{1,2})_?([0-9]+)|([A-Za-z])_([a-z])", name)
+    if m and m.group(3):
+        out |= {m.group(3) + m.group(4)}
+    elif m:
         out |= {m.group(1) + m.group(2), f"{m.group(1)}_{m.group(2)}"}
     return out
 
