@@ -160,23 +160,24 @@ def read_claims(claimed, variables: dict, what: str = "the claim", targets: list
     readers = ["LaTeX"] if "\\" in text else ["text", "LaTeX"]
     out, errors = [], []
     for reader in readers:
-        for bars in (("det", "abs") if reader == "LaTeX" and re.search(r"(?<!\\)\|", text) else ("abs",)):
-            try:
-                e = _read_with(reader, text, variables, what, list(targets), bars)
-            except (ParseError, UnknownNameError, ShapeMismatchError, E.ShapeError) as err:
-                errors.append(err)
-                continue
-            except MatcalcError as err:
-                errors.append(err)
-                continue
-            if bars == "det" and any(isinstance(n, E.Det) and n.arg.is_scalar for n in E.walk(e)):
-                continue  # |x| of a number is its absolute value
-            if all(e != r.expr for r in out):
-                out.append(Reading(reader, e))
-            break
+        try:
+            e = _read_with(reader, text, variables, what, list(targets), "abs")
+            if reader == "LaTeX" and _square_abs(e):  # |X| of a square matrix is its determinant
+                e = _read_with(reader, text, variables, what, list(targets), "det")
+        except (ParseError, UnknownNameError, ShapeMismatchError, E.ShapeError, MatcalcError) as err:
+            errors.append(err)
+            continue
+        if all(e != r.expr for r in out):
+            out.append(Reading(reader, e))
     if not out:
         raise max(errors, key=_rank)
     return out
+
+
+def _square_abs(e: E.Expr) -> bool:
+    """Whether e takes abs of a square matrix somewhere, and of nothing else."""
+    args = [n.arg for n in E.walk(e) if isinstance(n, E.Apply) and n.fname == "abs"]
+    return bool(args) and all(not a.is_scalar and a.rows == a.cols for a in args)
 
 
 def _read_with(reader: str, text: str, variables: dict, what: str, targets: list, bars: str) -> E.Expr:

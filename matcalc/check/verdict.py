@@ -264,7 +264,7 @@ def _untyped(d: Derivative, claimed, layout, err: Exception, tol: float) -> Verd
     want = " or ".join(f"{E.fmt_shape(d.in_layout(L).result.shape)} ({L} layout)"
                        for L in ([layout] if layout else list(LAYOUTS)))
     what = str(err).split(" at column")[0]
-    msg = f"wrong shape: the claim {claimed!r} does not type-check ({what}); the {d.kind} is {want}"
+    msg = f"wrong shape: the claim '{claimed}' does not type-check ({what}); the {d.kind} is {want}"
     return Verdict(False, "wrong-shape", ["wrong-shape"], msg, d.in_layout(layout or "denominator"), None, None,
                    layout, "shapes compared before numbers", tolerance=tol,
                    claimed_text=claimed if isinstance(claimed, str) else "")

@@ -823,10 +823,10 @@ class _ToNode:
         indices: list = []
         body = t
         while _kind(body) == "bigsum":  # \sum_i \sum_j is \sum_{i,j}
-            if len(body.children) == 2:  # \sum W: the sum of all entries
+            if len(body.children) == 2:  # \sum W: the sum of the entries of the first factor after it
                 if indices:
                     raise self.fail("a \\sum without indices inside an indexed \\sum", start)
-                return self.call("sum", [self.node(body.children[1])], start, t.meta.end_pos)
+                return self.bare_sum(self.node(body.children[1]), start, t.meta.end_pos)
             _, limits, body = body.children
             indices += [str(c) for c in limits.children if isinstance(c, Token)]
         for i in indices:
@@ -849,6 +849,13 @@ class _ToNode:
             total = self.call("sum", [entries], start, t.meta.end_pos)
             return self.collapse([total, *rest], ["*"] * len(rest))
         return Node("call", [inner], value="sum", start=start, end=t.meta.end_pos)
+
+    def bare_sum(self, inner: Node, start: int, end: int) -> Node:
+        r"""``\sum W \, \mathbf{1}\mathbf{1}^T`` is sum(W)*1*1': the factors after the first multiply the sum."""
+        if inner.kind == "product" and all(op == "*" for op in inner.value):
+            total = self.call("sum", [inner.args[0]], start, inner.args[0].end)
+            return self.collapse([total, *inner.args[1:]], inner.value)
+        return self.call("sum", [inner], start, end)
 
     def constant_factors(self, inner: Node):
         """(the product of the factors that hold entries, the others), when some factors hold no entry.
