@@ -647,7 +647,11 @@ class _ToNode:
         return _kind(t) == "tmark" or (_kind(t) == "letter" and str(t.children[0]) == "T")
 
     def pow(self, base: Node, exponent: Node, start: int, end: int) -> Node:
-        op = ".^" if self.touches(base) else "^"
+        inner = base
+        while inner.kind == "group":
+            inner = inner.args[0]
+        # an entry, or an elementwise function's value (\tanh(x)^2), is squared entry by entry
+        op = ".^" if self.touches(base) or (inner.kind == "call" and inner.value in ELEMENTWISE) else "^"
         return Node("pow", [base, exponent], value=op, start=start, end=end)
 
     # -- operators --
