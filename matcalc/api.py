@@ -18,7 +18,7 @@ from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr
 from .emit.text import to_text
 from .functions import FUNCTIONS
-from .parse import Parsed, parse
+from .parse import Parsed, parse, parse_latex
 from .simplify import prepare, simplify
 
 LAYOUTS = ("denominator", "numerator")
@@ -37,14 +37,25 @@ def check_layout(layout: str) -> str:
     return layout
 
 
+def looks_latex(text: str) -> bool:
+    r"""Text is read as LaTeX when it has a backslash or a braced super/subscript.
+
+    >>> looks_latex(r"x^\top A x"), looks_latex("x'*A*x")
+    (True, False)
+    """
+    return "\\" in text or "^{" in text or "_{" in text
+
+
 def parse_input(expr, shapes, assume) -> Parsed:
-    """Text, a SymPy matrix expression or a matcalc expression, with its variables and shapes."""
+    """Text (matcalc syntax or LaTeX), a SymPy matrix expression or a matcalc expression, with its variables and shapes."""
     if isinstance(expr, Parsed):
         return expr
     if isinstance(expr, E.Expr):
         variables = {v.name: v for v in E.free_vars(expr)}
         return Parsed(expr, variables, to_text(expr))
     if isinstance(expr, str):
+        if looks_latex(expr):
+            return parse_latex(expr, shapes=shapes, assume=assume)
         return parse(expr, shapes=shapes, assume=assume)
     from .sympy_bridge import from_sympy
 

@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import MatcalcError, parse_input
+from .api import MatcalcError, looks_latex, parse_input
 from .emit.numpy import compile_expr
 from .emit.text import to_text
 from .parse import ParseError, Parsed, parse
@@ -60,11 +60,6 @@ def numpy_spelling(text: str) -> str:
             text = re.sub(re.escape(k) + r"\s*\(", _NUMPY_FUNCS[k] + "(", text)
     text = re.sub(r"(?<=[\w)\]])\.T\b", "'", text)
     return text.replace("@", "*")
-
-
-def looks_latex(text: str) -> bool:
-    """A claim is read as LaTeX when it has a backslash or a braced super/subscript."""
-    return "\\" in text or "^{" in text or "_{" in text
 
 
 def parse_text(text: str, shapes=None, assume=None, known=None) -> Parsed:
