@@ -29,8 +29,9 @@ FUNCTION_ARITY = {
     **{f: 1 for f in ELEMENTWISE},
     **{f: 1 for f in TO_SCALAR},
     "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
-    "kron": 2, "vec": 1, "commutation": 2,
+    "kron": 2, "vec": 1, "commutation": 2, "ones": 2,
 }
+SIZED = ("eye", "commutation", "ones")  # functions whose arguments are sizes, not expressions
 SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
@@ -323,7 +324,7 @@ class _Inferrer:
         raise _Fail(n, f"unknown syntax {k}")  # pragma: no cover
 
     def _dim_arg(self, n: Node, a: Node) -> D:
-        """A size argument of eye(n) or commutation(m, n): a positive integer or a dimension name."""
+        """A size argument of eye(n), ones(m, n) or commutation(m, n): a positive integer or a dimension name."""
         if a.kind == "name":
             return self.named_dim(a.value)
         k = _int_literal(a) if a.kind == "number" else None
@@ -338,10 +339,12 @@ class _Inferrer:
             d = D()
             self.const_nodes[id(n)] = (d, d)
             return (d, d)
-        if f in ("eye", "commutation"):
+        if f in SIZED:
             ds = [self._dim_arg(n, a) for a in args]
             if f == "eye":
                 return (ds[0], ds[0])
+            if f == "ones":
+                return (ds[0], ds[1])
             return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
@@ -395,7 +398,7 @@ def _names(tree: Node) -> list:
         if n.kind == "name":
             if n.value not in out:
                 out.append(n.value)
-        elif n.kind == "call" and n.value in ("eye", "commutation"):
+        elif n.kind == "call" and n.value in SIZED:
             for a in n.args:
                 if a.kind == "name":
                     dims.add(a.value)
@@ -650,8 +653,10 @@ class _Builder:
         if f == "eye":
             a = n.args[0]
             return E.Identity(_int_literal(a) if a.kind == "number" else a.value)
-        if f == "commutation":
+        if f in ("commutation", "ones"):
             ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args]
+            if f == "ones":
+                return E.const(1) if ds == [1, 1] else E.Ones(*ds)
             return E.commutation(*ds)
         args = [self.build(a) for a in n.args]
         a = args[0]
