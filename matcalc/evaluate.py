@@ -46,7 +46,8 @@ MIN_TRIALS = 3  # fewer usable trials never make a claim correct
 _NUMPY_FUNCS = {
     "np.linalg.inv": "inv", "np.linalg.det": "det", "np.sum": "sum", "np.trace": "tr", "np.exp": "exp",
     "np.log": "log", "np.sqrt": "sqrt", "np.abs": "abs", "np.tanh": "tanh", "np.sin": "sin", "np.cos": "cos",
-    "np.sign": "sign", "np.diag": "diag",
+    "np.sign": "sign", "np.diag": "diag", "np.tan": "tan", "np.arcsin": "arcsin", "np.arccos": "arccos",
+    "np.arctan": "arctan",
 }
 
 
