@@ -270,7 +270,7 @@ def derive(
     den, num = _first_order(f, v, set(p.variables))
     kind = _kind(f, v)
     res, other = (den, num) if layout == "denominator" else (num, den)
-    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, kind), p.text, f)
+    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, p.notes + _notes(f, kind), p.text, f)
 
 
 @_guard
@@ -303,4 +303,5 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     H = gnum
     Ht = gden
     res, other = (H, Ht) if layout == "denominator" else (Ht, H)
-    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, "hessian"), p.text, g)
+    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, p.notes + _notes(f, "hessian"),
+                      p.text, g)
