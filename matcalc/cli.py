@@ -247,7 +247,8 @@ def _add_train_command(sub) -> None:
     p.add_argument("data", nargs="?", default=None, help="a .csv (with a header row), .npy or .npz file")
     p.add_argument("--target", help="the label column: a CSV column name, or an index (default: the last column; "
                                     "for .npz, the array holding the labels, default y)")
-    p.add_argument("--model", choices=("softmax", "svm", "logistic"), default="softmax")
+    p.add_argument("--model", choices=("softmax", "svm", "logistic"), default="softmax",
+                   help="softmax regression (default), a multiclass SVM, or binary logistic regression")
     p.add_argument("--loss", choices=("hinge", "squared_hinge", "perceptron"), help="the SVM's loss (default hinge)")
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
@@ -256,13 +257,14 @@ def _add_train_command(sub) -> None:
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
                    help="minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--lr-schedule", choices=("constant", "invscaling"))
-    p.add_argument("--momentum", type=float)
+    p.add_argument("--lr-schedule", choices=("constant", "invscaling"),
+                   help="constant, or invscaling: the step size decays as lr / (1 + step/100)^power_t")
+    p.add_argument("--momentum", type=float, help="momentum of the SGD steps, in [0, 1)")
     p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the shuffling (default 0)")
     p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
