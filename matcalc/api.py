@@ -1,6 +1,6 @@
 """The public API: ``derive``, ``jacobian``, ``hessian`` and their result.
 
-Layouts follow ``CONVENTIONS.md``: in denominator layout (the default) a
+Layouts follow ``docs/conventions.md``: in denominator layout (the default) a
 gradient has the shape of the variable and a Jacobian of y (m) by x (n) is
 n x m; numerator layout is the transpose of each.  Matrix-by-matrix results
 are vec-Jacobians ``d vec(Y) / d vec(X)'`` (column-major vec), in Kronecker form.

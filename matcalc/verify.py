@@ -1,4 +1,4 @@
-"""Numerical verification of derivatives (``shared/CONVENTIONS.md``, "Numerical checks").
+"""Numerical verification of derivatives (``docs/conventions.md``, "Numerical checks").
 
 A derivative is compiled to NumPy and compared, in float64, with central
 finite differences of the compiled function:
