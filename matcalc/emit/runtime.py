@@ -100,17 +100,22 @@ _helper('''
 def _as_scalar(xp, r, ft):
     if xp is np:
         return np.asarray(r, dtype=ft).reshape(())[()]
-    return xp.reshape(xp.asarray(r, dtype=ft) if not hasattr(r, "shape") else r, ())
+    r = xp.asarray(r, dtype=ft) if not hasattr(r, "shape") else r
+    return xp.reshape(r if r.dtype == ft else xp.astype(r, ft), ())
 ''')
 
 _helper('''
 def _as_shape(xp, r, shape, ft):
+    """The result as an array of the expected shape and the inputs' floating dtype (some libraries
+    compute a float32 inverse in float64)."""
     if xp is np:
-        if type(r) is not np.ndarray or r.shape != shape:
+        if type(r) is not np.ndarray or r.shape != shape or r.dtype != ft:
             r = np.array(np.broadcast_to(np.asarray(r, dtype=ft), shape))
         return r
     if not hasattr(r, "shape"):
         r = xp.asarray(r, dtype=ft)
+    if r.dtype != ft:
+        r = xp.astype(r, ft)
     if tuple(r.shape) != shape:
         r = xp.broadcast_to(r, shape)
     return r
