@@ -16,8 +16,8 @@ HEADER = "import numpy as np\n"
 HELPERS: dict[str, str] = {}
 
 
-def _helper(source: str) -> None:
-    name = re.search(r"^(?:def|class) (\w+)", source, re.M).group(1)
+def _helper(source: str, name: str | None = None) -> None:
+    name = name or re.search(r"^(?:def|class) (\w+)", source, re.M).group(1)
     HELPERS[name] = source.strip() + "\n"
 
 
@@ -247,20 +247,47 @@ _helper('''
 _BLOCK = 1 << 15
 
 
-def _xdxt(xp, f, v):
-    """f diag(v) f', computed once and exactly symmetric; NumPy works through blocks of columns, so that
-    a long f (many samples) never needs a second copy of itself."""
-    n = f.shape[1]
-    if xp is np and n > 2 * _BLOCK:
-        out = np.zeros((f.shape[0], f.shape[0]), dtype=np.result_type(f, v))
-        for s in range(0, n, _BLOCK):
-            fb = f[:, s:s + _BLOCK]
-            out += (fb * v[s:s + _BLOCK].T) @ fb.T
-    else:
-        out = (f * v.T) @ f.T
-    return (out + out.T) * 0.5
-''')
+def _syrk(dtype):
+    """BLAS's symmetric rank-k update for dtype (half the work of a general product), when SciPy is there."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return {np.dtype(np.float64): blas.dsyrk, np.dtype(np.float32): blas.ssyrk}.get(np.dtype(dtype))
 
+
+def _xdxt(xp, f, v):
+    """f diag(v) f', computed once and exactly symmetric, never as an n x n diag(v).
+
+    NumPy works through blocks of columns, so that a long f (many samples) never needs a second copy of
+    itself, and with SciPy through BLAS's syrk on f diag(sqrt(|v|)), one update per sign of v."""
+    n = f.shape[1]
+    syrk = _syrk(f.dtype) if xp is np and v.dtype == f.dtype else None
+    if syrk is None:
+        if xp is np and n > 2 * _BLOCK:
+            out = np.zeros((f.shape[0], f.shape[0]), dtype=np.result_type(f, v))
+            for s in range(0, n, _BLOCK):
+                fb = f[:, s:s + _BLOCK]
+                out += (fb * v[s:s + _BLOCK].T) @ fb.T
+        else:
+            out = (f * v.T) @ f.T
+        return (out + out.T) * 0.5
+    out = None
+    for s in range(0, n, _BLOCK):
+        fb, vb = f[:, s:s + _BLOCK], v[s:s + _BLOCK, 0]
+        for sign, cols in ((1.0, vb > 0), (-1.0, vb < 0)):
+            if not cols.any():
+                continue
+            whole = bool(cols.all())
+            a = np.multiply(fb if whole else fb[:, cols], np.sqrt(sign * (vb if whole else vb[cols])), order="C")
+            if out is None:
+                out = syrk(sign, a.T, trans=1)
+            else:
+                out = syrk(sign, a.T, trans=1, beta=1.0, c=out, overwrite_c=1)
+    if out is None:
+        return np.zeros((f.shape[0], f.shape[0]), dtype=f.dtype)
+    return np.triu(out) + np.triu(out, 1).T
+''', name="_xdxt")
 
 CALL = re.compile(r"\b(_[a-z]\w*|InputShapeError)\b")
 
@@ -271,7 +298,7 @@ def helpers_for(code: str) -> str:
     todo = [code]
     while todo:
         for name in CALL.findall(todo.pop()):
-            key = "_xdxt" if name == "_BLOCK" else name
+            key = "_xdxt" if name in ("_BLOCK", "_syrk") else name
             if key in HELPERS and key not in wanted:
                 wanted.add(key)
                 todo.append(HELPERS[key])
