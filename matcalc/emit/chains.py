@@ -89,6 +89,15 @@ def _apply_cost(s: Structure, side: str, shape: tuple, est: Sizes) -> float:
     return cost
 
 
+def _materialise_cost(s: Structure, est: Sizes) -> float:
+    """Its size, weighted by how much of it is pure structure (an identity or ones factor of a kron, a
+    diagonal): when sizes tie, kron(X, I) is built before kron(I, ones), which is mostly zeros."""
+    n = s.node
+    size = est(n.rows) * est(n.cols)
+    empty = sum(isinstance(p, (E.Identity, E.Ones)) for p in s.parts) if s.name == "kron" else 2
+    return size * (1 + empty)
+
+
 def _is_xdxt(chain, i) -> bool:
     """F diag(v) F' at chain[i:i+3] (F dense)."""
     if i + 2 >= len(chain):
@@ -125,9 +134,9 @@ def plan(chain: list, est: Sizes) -> dict:
                 elif ls is None:
                     options.append((lc + _apply_cost(rs, "right", (rows, mid), est), ("right", k)))
                 else:  # two structures: materialise one, apply the other to it
-                    options.append((est(rows) * est(mid) + _apply_cost(rs, "right", (rows, mid), est),
+                    options.append((_materialise_cost(ls, est) + _apply_cost(rs, "right", (rows, mid), est),
                                     ("right", k)))
-                    options.append((est(mid) * est(cols) + _apply_cost(ls, "left", (mid, cols), est),
+                    options.append((_materialise_cost(rs, est) + _apply_cost(ls, "left", (mid, cols), est),
                                     ("left", k)))
             best[(i, j)] = min(options, key=lambda o: o[0])
     return best
@@ -171,10 +180,7 @@ def _right(s: Structure, m: str, rows, cols, c: Callable) -> str:
 
 
 def _materialise(s: Structure, c: Callable) -> str:
-    if s.name == "diag":
-        return f"_diagflat(xp, {c(s.parts[0])})"
-    if s.name == "kron":
-        return f"_kron(xp, {c(s.parts[0])}, {c(s.parts[1])})"
+    """The structure built as a dense array (its node's own emitter: shared with any other use of it)."""
     return c(s.node)
 
 
