@@ -8,6 +8,10 @@ For ``-(1/n)*sum(Y.*log(softmax(W*X)))`` (W: k x p, X: p x n, Y: k x n one-hot):
   from the log-sum-exp, the gradient from the same exponentials), target <= 1.1, and against the
   hand-written value and gradient as two separate functions.
 
+* the full Hessian (``hessian(...).to_numpy()``, (kp) x (kp)) against a hand-written one (one
+  ``X diag(P_i (delta_ij - P_j)) X'`` per pair of classes), at smaller sizes, with its traced peak
+  memory (before issue 10 it built ``kron(eye(n), ones(k, k))``, (nk) x (nk)).
+
 float64 and float32, median of interleaved runs, values compared.
 
 Run:  python benchmarks/bench_softmax.py [--quick] [--repeats 11] [--threads 1]
@@ -25,6 +29,8 @@ FORMULA = "-(1/n)*sum(Y.*log(softmax(W*X)))"
 SHAPES = {"W": ("k", "p"), "X": ("p", "n"), "Y": ("k", "n")}
 SIZES = [(10, 784, 10000)]
 QUICK_SIZES = [(10, 50, 1000)]
+HESSIAN_SIZES = [(10, 100, 2000), (10, 200, 5000)]
+QUICK_HESSIAN_SIZES = [(5, 50, 1000)]
 
 
 def main(argv=None) -> int:
@@ -140,6 +146,45 @@ def main(argv=None) -> int:
     print(f"  hvp / hand-written hvp: max {worst_h:.3f} [target <= 1.5: {'met' if worst_h <= 1.5 else 'NOT met'}]")
     print(f"  value_and_grad / hand-written fused pair: max {worst_p:.3f} "
           f"[target <= 1.1: {'met' if worst_p <= 1.1 else 'NOT met'}]")
+
+    import tracemalloc
+
+    H = matcalc.hessian(FORMULA, wrt="W", shapes=SHAPES, assume={"Y": "onehot"})
+    hc = H.to_numpy()
+
+    def hand_hessian(W, X, Y):
+        k, p = W.shape
+        n = X.shape[1]
+        P = softmax(W @ X)
+        out = np.zeros((p, k, p, k), dtype=W.dtype)
+        for i in range(k):
+            for j in range(i, k):
+                v = P[i] * ((i == j) - P[j]) / n
+                B = (X * v) @ X.T
+                out[:, i, :, j] = B
+                out[:, j, :, i] = B.T
+        return out.reshape(p * k, p * k)
+
+    def peak(f, *a):
+        tracemalloc.start()
+        f(*a)
+        pk = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return pk / 2**20
+
+    print(f"\nfull Hessian, float64, {args.repeats} runs: {H}")
+    print(f"{'k':>3} {'p':>5} {'n':>6} | {'matcalc':>9} {'hand':>9} {'ratio':>6} | peak MB matcalc / hand | agree")
+    for k, p, n in QUICK_HESSIAN_SIZES if args.quick else HESSIAN_SIZES:
+        W = 0.1 * rng.standard_normal((k, p))
+        X = rng.standard_normal((p, n))
+        Y = np.eye(k)[:, rng.integers(0, k, n)]
+        a, b = hc(W=W, X=X, Y=Y), hand_hessian(W, X, Y)
+        agree = np.allclose(a, b, rtol=1e-10, atol=1e-13 * np.abs(b).max())
+        t = times({"mc": lambda *z: hc(W=z[0], X=z[1], Y=z[2]), "hand": hand_hessian}, (W, X, Y), max(3, args.repeats // 3))
+        print(f"{k:>3} {p:>5} {n:>6} | {t['mc'] * 1e3:9.1f} {t['hand'] * 1e3:9.1f} {t['mc'] / t['hand']:6.2f} | "
+              f"{peak(lambda: hc(W=W, X=X, Y=Y)):7.0f} / {peak(hand_hessian, W, X, Y):5.0f} | "
+              f"{'agree' if agree else 'DIFFER'}, symmetric {np.array_equal(a, a.T)}; "
+              f"kron(eye(n), ones(k, k)) would be {8 * (n * k) ** 2 / 2**30:.0f} GB")
     return 0
 
 

@@ -169,6 +169,10 @@ def _dense(e, env):
         return _dense(e.arg, env).reshape(-1, 1, order="F")
     if isinstance(e, E.Kron):
         return np.kron(_dense(e.args[0], env), _dense(e.args[1], env))
+    if isinstance(e, E.Add):
+        return sum(_dense(t, env) for t in e.args)
+    if isinstance(e, E.Const):
+        return float(e.value)
     if isinstance(e, E.MatMul):
         out = _dense(e.args[0], env)
         for f in e.args[1:]:
@@ -180,6 +184,7 @@ def _dense(e, env):
 A, B, M, N = E.var("A", 3, 4), E.var("B", 2, 5), E.var("M", 20, 3), E.var("N", 3, 10)
 S, V, X, v = E.var("S", 4, 3), E.var("V", 12, 2), E.var("X", 4, 9), E.var("v", 9)
 C = E.var("C", 3, 5)
+F, G, K, T, I3 = E.var("F", 2, 4), E.var("G", 4, 5), E.var("K", 3, 4), E.var("T", 3, 4), E.Identity(3)
 # (chain, a name the source must not contain)
 CHAINS = [
     (E.matmul(E.kron(A, B), M), "_kron("),
@@ -193,6 +198,17 @@ CHAINS = [
     (E.matmul(E.transpose(V), E.diag(E.vec(S))), "_diagflat"),
     (E.matmul(X, E.diag(v), E.transpose(X)), "_diagflat"),
     (E.matmul(E.transpose(V), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(S)), V), "_kron("),
+    # the sandwiches of softmax Hessians: kron(A, I) diag(vec S) [kron(I, 1) diag(vec T)] kron(B, I)
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(G, I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.transpose(F), I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(T)),
+              E.kron(G, I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(K)),
+              E.transpose(E.kron(F, I3))), "_kron("),
+    # a transposed sum holding structure, distributed
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)),
+              E.transpose(E.add(E.kron(F, I3), E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)))))),
+     "_kron("),
 ]
 
 

@@ -12,7 +12,16 @@ materialised.  Each structure is one named rule in ``STRUCTURES``:
 * ``identity``: nothing to do;
 * ``ones``: ``1 M`` is a column sum, ``M 1`` a row sum.
 
-and ``X diag(v) X'`` is computed once, exactly symmetric (``_xdxt``).  A structured factor is
+and ``X diag(v) X'`` is computed once, exactly symmetric (``_xdxt``).  Two sandwiches that the
+Hessians of column-wise functions (softmax) produce are applied block by block, never as the
+(pk) x (nk) Kronecker products they are written with:
+
+* ``kron(A, I) diag(vec(S)) kron(B, I)``: block (i, i) is ``A diag(S[i, :]) B``, the others 0;
+* ``kron(A, I) diag(vec(S)) kron(I, 1) diag(vec(T)) kron(B, I)``: one product of the face-splitting
+  matrices ``[A[c, :] .* S[i, :]]`` and ``[B[:, d] .* T[j, :]']``.
+
+Before planning, :func:`lower` pushes transposes into sums and products that hold structure and
+distributes a product over such a sum, so that each chain shows its structure.  A structured factor is
 materialised only when no dense neighbour exists (a product of structures alone).  Sizes are
 estimated with every dimension symbol taken as large (``SYMBOL_SIZE``), so an n x 1 vector at the end
 of a chain is applied first.
@@ -106,6 +115,43 @@ def _is_xdxt(chain, i) -> bool:
     return isinstance(d, E.Diag) and structure(f) is None and g == E.transpose(f)
 
 
+def _kron_eye(s: Structure | None):
+    """A of a structure kron(A, I_k) (A not an identity), with k; else None."""
+    if s is None or s.name != "kron":
+        return None
+    a, b = s.parts
+    if isinstance(b, E.Identity) and not isinstance(a, E.Identity):
+        return a, b.rows
+    return None
+
+
+def _sandwich(chain, st, i, length) -> tuple | None:
+    """("diag", A, v, B) for kron(A, I) diag(v) kron(B, I) at chain[i:i+3]; ("rank", A, v, w, B) for
+    kron(A, I) diag(v) kron(I, 1) diag(w) kron(B, I) at chain[i:i+5]; else None."""
+    left = _kron_eye(st[i])
+    if left is None:
+        return None
+    j = i + length - 1
+    if length not in (3, 5) or j >= len(chain) or any(x is None or x.name != "diag" for x in st[i + 1:j:2]):
+        return None
+    right = _kron_eye(st[j])
+    if right is None or right[1] != left[1]:
+        return None
+    if length == 3:
+        return "diag", left[0], st[i + 1].parts[0], right[0]
+    mid = st[i + 2]
+    if (mid is not None and mid.name == "kron" and isinstance(mid.parts[0], E.Identity)
+            and isinstance(mid.parts[1], E.Ones) and mid.parts[1].rows == left[1] == mid.parts[1].cols):
+        return "rank", left[0], st[i + 1].parts[0], st[i + 3].parts[0], right[0]
+    return None
+
+
+def _sandwich_cost(sw, est: Sizes) -> float:
+    a, b = sw[1], sw[-1]
+    p, n, q, k = est(a.rows), est(a.cols), est(b.cols), est(sw[2].rows) / est(a.cols)
+    return k * p * n * q if sw[0] == "diag" else 2 * p * k * n * q * k
+
+
 def plan(chain: list, est: Sizes) -> dict:
     """The cheapest way to evaluate every interval of the chain: {(i, j): (cost, how)}."""
     m = len(chain)
@@ -121,6 +167,9 @@ def plan(chain: list, est: Sizes) -> dict:
             if length == 3 and _is_xdxt(chain, i):
                 r, n = est(chain[i].rows), est(chain[i].cols)
                 options.append((r * n * r / 2 + r * n, "xdxt"))
+            sw = _sandwich(chain, st, i, length)
+            if sw is not None:
+                options.append((_sandwich_cost(sw, est), "sandwich"))
             for k in range(i, j):
                 lc, rc = best[(i, k)][0], best[(k + 1, j)][0]
                 ls = st[i] if k == i else None
@@ -184,6 +233,65 @@ def _materialise(s: Structure, c: Callable) -> str:
     return c(s.node)
 
 
+def _unvec(v: E.Expr, k, c: Callable) -> str:
+    """S with vec(S) = v, S of k rows."""
+    if isinstance(v, E.Vec):
+        return c(v.arg)
+    return f"xp.reshape({c(v)}, ({c.names.dim(v.rows / k)}, {c.names.dim(k)})).T"
+
+
+def _emit_sandwich(sw, c: Callable) -> str:
+    a, b = sw[1], sw[-1]
+    k = sw[2].rows / a.cols
+    sym = b == E.transpose(a) and (sw[0] == "diag" or sw[2] == sw[3])
+    if sw[0] == "diag":
+        return f"_kron_diag_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {c(b)}, {sym})"
+    return f"_kron_rank_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {_unvec(sw[3], k, c)}, {c(b)}, {sym})"
+
+
+def _structured(e: E.Expr) -> bool:
+    """Does e hold structure that a product could apply (a kron, diag or commutation in a chain)?"""
+    s = structure(e)
+    if s is not None:
+        return s.name in ("diag", "kron", "commutation")
+    if isinstance(e, (E.MatMul, E.Add)):
+        return any(_structured(f) for f in e.args)
+    if isinstance(e, E.Transpose):
+        return _structured(e.args[0])
+    return False
+
+
+MAX_TERMS = 8
+
+
+def lower(e: E.Expr, memo: dict | None = None) -> E.Expr:
+    """Push transposes into sums and products that hold structure, and distribute products over sums
+    that hold structure (at most ``MAX_TERMS`` terms), so that every chain shows its structure."""
+    memo = {} if memo is None else memo
+    if e in memo:
+        return memo[e]
+    out = e
+    kids = e.children
+    if kids:
+        new = [lower(k, memo) for k in kids]
+        if any(a is not b for a, b in zip(new, kids)):
+            out = e.rebuild(new)
+    if isinstance(out, E.Transpose) and isinstance(out.args[0], (E.Add, E.MatMul)) and _structured(out.args[0]):
+        inner = out.args[0]
+        if isinstance(inner, E.Add):
+            out = E.add(*[lower(E.transpose(t), memo) for t in inner.args])
+        else:
+            out = E.matmul(*[lower(E.transpose(f), memo) for f in reversed(inner.args)])
+    if isinstance(out, E.MatMul):
+        for i, f in enumerate(out.args):
+            if isinstance(f, E.Add) and _structured(f) and len(f.args) <= MAX_TERMS:
+                before, after = out.args[:i], out.args[i + 1:]
+                out = E.add(*[lower(E.matmul(*before, t, *after), memo) for t in f.args])
+                break
+    memo[e] = out
+    return out
+
+
 def emit_chain(chain: list, c: Callable) -> str:
     """Code for the product of ``chain`` (non-scalar factors), by the cheapest plan."""
     best = plan(chain, c.sizes)
@@ -195,6 +303,8 @@ def emit_chain(chain: list, c: Callable) -> str:
             return c(chain[i]) if st[i] is None else _materialise(st[i], c)
         if how == "xdxt":
             return f"_xdxt(xp, {c(chain[i])}, {c(chain[i + 1].arg)})"
+        if how == "sandwich":
+            return _emit_sandwich(_sandwich(chain, st, i, j - i + 1), c)
         side, k = how
         rows, mid, cols = chain[i].rows, chain[k].cols, chain[j].cols
         if side == "left" and k == i and st[i] is not None:

@@ -34,7 +34,7 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from .chains import Sizes, emit_chain
+from .chains import Sizes, emit_chain, lower
 from .runtime import HEADER, helpers_for
 from .text import PrinterError
 
@@ -239,6 +239,8 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
     subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
     by position only (a Hessian-vector product's direction)."""
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
+    memo: dict = {}
+    outputs = [lower(e, memo) for e in outputs]
     names = Names(arrays, _dims_needed(outputs, list(positional) + list(variables)))
     counts: Counter = Counter(n for e in outputs for n in E.walk(e))
     temps: dict = {}

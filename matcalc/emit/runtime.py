@@ -289,6 +289,32 @@ def _xdxt(xp, f, v):
     return np.triu(out) + np.triu(out, 1).T
 ''', name="_xdxt")
 
+_helper('''
+def _kron_diag_sandwich(xp, a, s, b, sym):
+    """kron(a, I_k) diag(vec(s)) kron(b, I_k), s k x n: in the (p, k, q, k) layout block (i, i) is
+    a diag(s[i, :]) b and the others are 0; k products instead of (pk) x (nk) Kronecker products."""
+    k = s.shape[0]
+    blocks = [_xdxt(xp, a, s[i:i + 1, :].T) if sym else (a * s[i:i + 1, :]) @ b for i in range(k)]
+    m = xp.stack(blocks, axis=1)
+    p, q = m.shape[0], m.shape[2]
+    eye = _eye(xp, k, m.dtype, _device(xp, m))
+    return xp.reshape(xp.reshape(m, (p, k, q, 1)) * xp.reshape(eye, (1, k, 1, k)), (p * k, q * k))
+''')
+
+_helper('''
+def _kron_rank_sandwich(xp, a, s, t, b, sym):
+    """kron(a, I_k) diag(vec(s)) kron(I_n, 1_kk) diag(vec(t)) kron(b, I_k): entry ((c, i), (d, j)) is
+    sum over samples of a[c, :] s[i, :] t[j, :] b[:, d], one product of face-splitting matrices."""
+    p, n = a.shape
+    k, q = s.shape[0], b.shape[1]
+    qa = xp.reshape(xp.reshape(a, (p, 1, n)) * xp.reshape(s, (1, k, n)), (p * k, n))
+    if sym:
+        return _xdxt(xp, qa, _ones(xp, n, 1, qa.dtype, _device(xp, qa)))
+    qb = xp.reshape(xp.reshape(b, (n, q, 1)) * xp.reshape(t.T, (n, 1, k)), (n, q * k))
+    return qa @ qb
+''')
+
+
 CALL = re.compile(r"\b(_[a-z]\w*|InputShapeError)\b")
 
 
