@@ -186,6 +186,24 @@ class Derivative:
         fn.checker = self.verify
         return fn
 
+    def value_and_grad(self) -> Compiled:
+        """The function and its gradient compiled together: :func:`value_and_grad` of this function.
+
+        >>> vg = derive("x'*x", wrt="x").value_and_grad()
+        >>> [float(v) for v in vg(x=[[1.0], [2.0]])[1].ravel()]
+        [2.0, 4.0]
+        """
+        return value_and_grad(Parsed(self.function, dict(self.variables), self.source), self.wrt.name)
+
+    def hvp(self) -> Compiled:
+        """The Hessian of this function applied to a direction, never formed: :func:`hvp`.
+
+        >>> hv = hessian("x'*x", wrt="x").hvp()
+        >>> hv([[1.0], [0.0]], x=[[3.0], [4.0]]).ravel().tolist()
+        [2.0, 0.0]
+        """
+        return hvp(Parsed(self.function, dict(self.variables), self.source), self.wrt.name)
+
     def function_numpy(self) -> Compiled:
         """The differentiated function itself, compiled."""
         return compile_expr(self.function, list(self.variables.values()), fname="function")

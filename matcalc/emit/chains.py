@@ -266,7 +266,13 @@ MAX_TERMS = 8
 
 def lower(e: E.Expr, memo: dict | None = None) -> E.Expr:
     """Push transposes into sums and products that hold structure, and distribute products over sums
-    that hold structure (at most ``MAX_TERMS`` terms), so that every chain shows its structure."""
+    that hold structure (at most ``MAX_TERMS`` terms), so that every chain shows its structure.
+
+    >>> from matcalc.emit.text import to_text
+    >>> A, B, C, M = E.var("A", 2, 3), E.var("B", 4, 5), E.var("C", 8, 15), E.var("M", 10, 15)
+    >>> print(to_text(lower(E.matmul(M, E.transpose(E.add(E.kron(A, B), C))))))
+    M*kron(A, B)' + M*C'
+    """
     memo = {} if memo is None else memo
     if e in memo:
         return memo[e]
@@ -293,7 +299,8 @@ def lower(e: E.Expr, memo: dict | None = None) -> E.Expr:
 
 
 def emit_chain(chain: list, c: Callable) -> str:
-    """Code for the product of ``chain`` (non-scalar factors), by the cheapest plan."""
+    """Code for the product of ``chain`` (non-scalar factors), by the cheapest plan; ``c`` emits a node
+    and carries ``c.names`` (the compiled function's names) and ``c.sizes`` (a :class:`Sizes`)."""
     best = plan(chain, c.sizes)
     st = [structure(f) for f in chain]
 

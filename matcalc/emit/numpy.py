@@ -237,7 +237,16 @@ def _dims_needed(outputs, variables) -> list:
 def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
     """Compile several expressions into one function that returns them all, sharing their common
     subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
-    by position only (a Hessian-vector product's direction)."""
+    by position only (a Hessian-vector product's direction).
+
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> x = E.var("x", "n")
+    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
+    >>> value, grad = f(x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    """
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
     memo: dict = {}
     outputs = [lower(e, memo) for e in outputs]
