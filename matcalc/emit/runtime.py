@@ -189,6 +189,12 @@ def _vec(xp, a):
 ''')
 
 _helper('''
+def _unvec(xp, v, r, c):
+    """The r x c matrix whose column-major vec is the column v."""
+    return xp.reshape(v, (c, r)).T
+''')
+
+_helper('''
 def _diag_of(xp, a):
     """The diagonal of a square matrix as a column."""
     if xp is np:
