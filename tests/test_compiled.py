@@ -123,6 +123,17 @@ def test_bad_calls(bad, message):
         bad()
 
 
+@pytest.mark.parametrize("call,message", [
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((5, 6)), Y=np.ones((3, 6))), "X: expected shape"),
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((4, 6))), "missing 1 required"),
+    (lambda f: f(W=np.ones((3, 4, 1)), X=np.ones((4, 6)), Y=np.ones((3, 6))), "expected a matrix or vector"),
+])
+def test_bad_arrays_get_one_line(call, message):
+    fn = matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        call(fn)
+
+
 def test_linear_function_has_zero_hvp():
     fn = matcalc.hvp("sum(A*x)", "x")
     out = fn(np.ones((3, 1)), A=np.ones((2, 3)), x=np.ones((3, 1)))

@@ -33,6 +33,7 @@ from typing import Callable
 import sympy
 
 from .. import expr as E
+from ..errors import MatcalcError
 from ..functions import FUNCTIONS
 from .chains import Sizes, emit_chain, lower
 from .runtime import HEADER, helpers_for
@@ -199,6 +200,10 @@ EMITTERS: dict[type, Callable] = {
 _CHEAP = (E.Var, E.Const)
 
 
+class InputError(MatcalcError):
+    """Arrays that do not fit a compiled function: a wrong shape, a missing name, mixed libraries."""
+
+
 @dataclass
 class Compiled:
     """A compiled expression: call it with arrays by variable name.
@@ -215,17 +220,25 @@ class Compiled:
     renamed: dict = field(default_factory=dict)  # variable name -> its name in the code, where they differ
     shapes: tuple = ()  # the shape of every output, when there are several
     checker: Callable | None = field(default=None, repr=False)  # what .verify() runs
+    input_error: type = field(default=ValueError, repr=False)  # the generated code's own error for bad arrays
 
     def __call__(self, *args, **kwargs):
         if self.renamed:
             kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
-        return self.fn(*args, **kwargs)
+        try:
+            return self.fn(*args, **kwargs)
+        except self.input_error as e:
+            raise InputError(str(e)) from None
+        except TypeError as e:  # a missing or unexpected argument name
+            if str(e).startswith(f"{self.fn.__name__}()"):
+                raise InputError(str(e).replace(f"{self.fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
+            raise
 
     def verify(self, **kwargs):
         """Check the compiled function against central finite differences in float64, at random
         non-square shapes; returns a report, raises :class:`matcalc.VerificationError` when wrong."""
         if self.checker is None:
-            raise PrinterError("this compiled function has no derivative to check it against")
+            raise MatcalcError("this compiled function has no derivative to check it against")
         return self.checker(**kwargs)
 
     def __repr__(self):
@@ -328,7 +341,7 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
                     shape=outputs[0].shape if len(outputs) == 1 else tuple(e.shape for e in outputs),
                     free_dims=tuple(free),
                     renamed={v.name: names.vars[v.name] for v in taken if names.vars[v.name] != v.name},
-                    shapes=tuple(e.shape for e in outputs))
+                    shapes=tuple(e.shape for e in outputs), input_error=namespace.get("InputShapeError", ValueError))
 
 
 def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:
