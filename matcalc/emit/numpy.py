@@ -35,7 +35,7 @@ import sympy
 from .. import expr as E
 from ..errors import MatcalcError
 from ..functions import FUNCTIONS
-from .chains import Sizes, emit_chain, lower
+from .chains import Sizes, emit_chain, lower, structure
 from .runtime import HEADER, helpers_for
 from .text import PrinterError
 
@@ -97,10 +97,34 @@ def _num(v) -> str:
     return repr(float(v))
 
 
+def fresh(node: E.Expr, c: Callable) -> bool:
+    """Is the code of ``node`` a new array that nothing else refers to (so NumPy may overwrite it)?
+
+    A softmax, log-sum-exp, elementwise function or Hadamard product computed once, or a product of
+    dense factors only (a structured one may hand back an operand unchanged)."""
+    if c.counts[node] > 1 or node.is_scalar:
+        return False
+    if isinstance(node, (E.Softmax, E.LogSumExp, E.Apply)):
+        return True
+    if isinstance(node, E.Hadamard):
+        return len(node.args) > 1
+    if isinstance(node, E.MatMul):
+        chain = [f for f in node.args if not f.is_scalar]
+        return len(chain) > 1 and all(structure(f) is None for f in chain)
+    return False
+
+
 def _add(e: E.Add, c: Callable) -> str:
-    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion."""
+    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion;
+    a fresh full-size first term of two takes the other in place (one array less, as by hand)."""
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
+    a, b = e.args[0], e.args[-1]
+    if len(e.args) == 2 and a.shape == e.shape and not isinstance(b, E.Ones) and fresh(a, c):
+        neg = isinstance(b, E.MatMul) and isinstance(b.args[0], E.Const) and b.args[0].value < 0
+        if neg:
+            return f"_isub(xp, {c(a)}, {c(E.matmul(E.const(-b.args[0].value), *b.args[1:]))})"
+        return f"_iadd(xp, {c(a)}, {c(b)})"
     out = []
     # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
     full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
@@ -193,7 +217,7 @@ EMITTERS: dict[type, Callable] = {
     E.DiagOf: lambda e, c: f"_diag_of(xp, {c(e.arg)})",
     E.Vec: lambda e, c: f"_vec(xp, {c(e.arg)})",
     E.Unvec: lambda e, c: f"_unvec(xp, {c(e.args[0])}, {c.names.dim(e.rows)}, {c.names.dim(e.cols)})",
-    E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)})",
+    E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)}{', True' if fresh(e.arg, c) else ''})",
     E.LogSumExp: lambda e, c: f"_logsumexp(xp, {c(e.arg)})",
 }
 
@@ -294,6 +318,7 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
 
     c.names = names
     c.sizes = Sizes()
+    c.counts = counts
     bodies = [c(e) for e in outputs]
     arg_names = [names.vars[v.name] for v in arrays]
     npos = len([v for v in positional if "dimension" not in v.assume])

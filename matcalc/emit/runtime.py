@@ -137,10 +137,14 @@ def _zeros(xp, r, c, dt, dev):
 ''')
 
 _helper('''
-def _softmax(xp, z):
-    """Column-wise softmax, shifted by the column maximum."""
+def _softmax(xp, z, fresh=False):
+    """Column-wise softmax, shifted by the column maximum; NumPy overwrites a fresh z."""
     if xp is np:
-        e = z - z.max(axis=0, keepdims=True)
+        if fresh and z.flags.writeable:
+            z -= z.max(axis=0, keepdims=True)
+            e = z
+        else:
+            e = z - z.max(axis=0, keepdims=True)
         np.exp(e, out=e)
         e /= e.sum(axis=0, keepdims=True)
         return e
@@ -172,6 +176,24 @@ def _sigmoid(xp, z):
 _helper('''
 def _step(xp, z):
     return xp.astype(z > 0, z.dtype)
+''')
+
+_helper('''
+def _isub(xp, a, b):
+    """a - b for a fresh array a: in place with NumPy when the dtype stays (one array less)."""
+    if xp is np and a.flags.writeable and np.result_type(a, b) == a.dtype:
+        a -= b
+        return a
+    return a - b
+''')
+
+_helper('''
+def _iadd(xp, a, b):
+    """a + b for a fresh array a: in place with NumPy when the dtype stays (one array less)."""
+    if xp is np and a.flags.writeable and np.result_type(a, b) == a.dtype:
+        a += b
+        return a
+    return a + b
 ''')
 
 _helper('''
