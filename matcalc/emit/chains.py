@@ -16,7 +16,8 @@ and ``X diag(v) X'`` is computed once, exactly symmetric (``_xdxt``).  Two sandw
 Hessians of column-wise functions (softmax) produce are applied block by block, never as the
 (pk) x (nk) Kronecker products they are written with:
 
-* ``kron(A, I) diag(vec(S)) kron(B, I)``: block (i, i) is ``A diag(S[i, :]) B``, the others 0;
+* ``kron(A, I) diag(vec(S)) kron(B, I)``: block (i, i) is ``A diag(S[i, :]) B``, the others 0
+  (and ``kron(I, A) diag(vec(S)) kron(I, B)`` is block diagonal with blocks ``A diag(S[:, j]) B``);
 * ``kron(A, I) diag(vec(S)) kron(I, 1) diag(vec(T)) kron(B, I)``: one product of the face-splitting
   matrices ``[A[c, :] .* S[i, :]]`` and ``[B[:, d] .* T[j, :]']``.
 
@@ -125,12 +126,29 @@ def _kron_eye(s: Structure | None):
     return None
 
 
+def _eye_kron(s: Structure | None):
+    """A of a structure kron(I_k, A) (A not an identity), with k; else None."""
+    if s is None or s.name != "kron":
+        return None
+    a, b = s.parts
+    if isinstance(a, E.Identity) and not isinstance(b, E.Identity):
+        return b, a.rows
+    return None
+
+
 def _sandwich(chain, st, i, length) -> tuple | None:
-    """("diag", A, v, B) for kron(A, I) diag(v) kron(B, I) at chain[i:i+3]; ("rank", A, v, w, B) for
-    kron(A, I) diag(v) kron(I, 1) diag(w) kron(B, I) at chain[i:i+5]; else None."""
+    """("diag", A, v, B) for kron(A, I) diag(v) kron(B, I) at chain[i:i+3]; ("blocks", A, v, B) for
+    kron(I, A) diag(v) kron(I, B); ("rank", A, v, w, B) for kron(A, I) diag(v) kron(I, 1) diag(w)
+    kron(B, I) at chain[i:i+5]; else None."""
     left = _kron_eye(st[i])
     if left is None:
-        return None
+        eleft = _eye_kron(st[i])
+        if length != 3 or eleft is None or st[i + 1] is None or st[i + 1].name != "diag" or i + 2 >= len(chain):
+            return None
+        eright = _eye_kron(st[i + 2])
+        if eright is None or eright[1] != eleft[1]:
+            return None
+        return "blocks", eleft[0], st[i + 1].parts[0], eright[0]
     j = i + length - 1
     if length not in (3, 5) or j >= len(chain) or any(x is None or x.name != "diag" for x in st[i + 1:j:2]):
         return None
@@ -149,7 +167,7 @@ def _sandwich(chain, st, i, length) -> tuple | None:
 def _sandwich_cost(sw, est: Sizes) -> float:
     a, b = sw[1], sw[-1]
     p, n, q, k = est(a.rows), est(a.cols), est(b.cols), est(sw[2].rows) / est(a.cols)
-    return k * p * n * q if sw[0] == "diag" else 2 * p * k * n * q * k
+    return k * p * n * q if sw[0] != "rank" else 2 * p * k * n * q * k
 
 
 def plan(chain: list, est: Sizes) -> dict:
@@ -243,9 +261,11 @@ def _unvec(v: E.Expr, k, c: Callable) -> str:
 def _emit_sandwich(sw, c: Callable) -> str:
     a, b = sw[1], sw[-1]
     k = sw[2].rows / a.cols
-    sym = b == E.transpose(a) and (sw[0] == "diag" or sw[2] == sw[3])
+    sym = b == E.transpose(a) and (sw[0] != "rank" or sw[2] == sw[3])
     if sw[0] == "diag":
         return f"_kron_diag_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {c(b)}, {sym})"
+    if sw[0] == "blocks":
+        return f"_eye_kron_sandwich(xp, {c(a)}, {_unvec(sw[2], a.cols, c)}, {c(b)}, {sym})"
     return f"_kron_rank_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {_unvec(sw[3], k, c)}, {c(b)}, {sym})"
 
 

@@ -330,6 +330,17 @@ def _kron_diag_sandwich(xp, a, s, b, sym):
 ''')
 
 _helper('''
+def _eye_kron_sandwich(xp, a, s, b, sym):
+    """kron(I_k, a) diag(vec(s)) kron(I_k, b), s n x k: block diagonal with blocks a diag(s[:, j]) b."""
+    k = s.shape[1]
+    blocks = [_xdxt(xp, a, s[:, j:j + 1]) if sym else (a * s[:, j:j + 1].T) @ b for j in range(k)]
+    m = xp.stack(blocks, axis=0)
+    p, q = m.shape[1], m.shape[2]
+    eye = _eye(xp, k, m.dtype, _device(xp, m))
+    return xp.reshape(xp.reshape(m, (k, p, 1, q)) * xp.reshape(eye, (k, 1, k, 1)), (k * p, k * q))
+''')
+
+_helper('''
 def _kron_rank_sandwich(xp, a, s, t, b, sym):
     """kron(a, I_k) diag(vec(s)) kron(I_n, 1_kk) diag(vec(t)) kron(b, I_k): entry ((c, i), (d, j)) is
     sum over samples of a[c, :] s[i, :] t[j, :] b[:, d], one product of face-splitting matrices."""
