@@ -2,7 +2,7 @@
 
 A chain ``F1 F2 ... Fm`` is planned by dynamic programming over its intervals (the classic
 matrix-chain order), with structured factors applied to their dense neighbour instead of being
-materialised.  Each structure is one named rule in ``STRUCTURES``:
+materialised.  Each structure is one rule in the table ``STRUCTURES``:
 
 * ``diag``: ``diag(v) M`` is ``v .* M`` and ``M diag(v)`` is ``M .* v'`` (so ``diag(vec(S)) vec(V)``
   is the Hadamard product ``vec(S .* V)``);
@@ -78,25 +78,79 @@ class Sizes:
         return self.cache[d]
 
 
-def _apply_cost(s: Structure, side: str, shape: tuple, est: Sizes) -> float:
-    """Estimated work of applying structure ``s`` to a dense r x c operand (``side``: where s stands)."""
-    r, c = (est(shape[0]), est(shape[1]))
-    size = r * c
-    if s.name == "identity":
-        return 0.0
-    if s.name != "kron":
-        return size
+# -- the structures: how each applies to a dense neighbour, and at what cost ----------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One structure: code for ``s @ m`` and ``m @ s`` (m dense code, rows x cols the product's shape),
+    and the estimated work of either on a dense operand of ``shape``."""
+
+    left: Callable
+    right: Callable
+    cost: Callable = lambda s, side, shape, est: est(shape[0]) * est(shape[1])
+
+
+def _kron_codes(a: E.Expr, b: E.Expr, c: Callable) -> tuple:
+    return tuple("None" if isinstance(x, E.Identity) else c(x) for x in (a, b))
+
+
+def _kron_left(s, m, rows, cols, c):
+    """kron(A, B) M: vec(B X A') column by column (identity factors skipped)."""
+    a, b = s.parts
+    ca, cb = _kron_codes(a, b, c)
+    return f"_kron_apply(xp, {ca}, {cb}, {c.names.dim(a.cols)}, {c.names.dim(b.cols)}, {m})"
+
+
+def _kron_right(s, m, rows, cols, c):
+    """M kron(A, B) = (kron(A', B') M')'."""
+    a, b = s.parts
+    ca, cb = _kron_codes(E.transpose(a), E.transpose(b), c)
+    return f"_kron_apply(xp, {ca}, {cb}, {c.names.dim(a.rows)}, {c.names.dim(b.rows)}, ({m}).T).T"
+
+
+def _kron_cost(s, side, shape, est) -> float:
+    """A copy of the operand and the two small products (none for an identity factor)."""
+    r, cl = est(shape[0]), est(shape[1])
     a, b = s.parts
     (ma, na), (mb, nb) = (est(a.rows), est(a.cols)), (est(b.rows), est(b.cols))
-    other = c if side == "left" else r
+    other = cl if side == "left" else r
     if side == "right":  # m @ kron(A, B) = (kron(A', B') m')'
         ma, na, mb, nb = na, ma, nb, mb
-    cost = size
+    cost = r * cl
     if not isinstance(b, E.Identity):
         cost += na * mb * nb * other
     if not isinstance(a, E.Identity):
         cost += ma * na * mb * other
     return cost
+
+
+def _ones_left(s, m, rows, cols, c):
+    """1 M: the column sums, broadcast to the rows of 1."""
+    out = f"xp.sum({m}, axis=0, keepdims=True)"
+    return out if rows == 1 else f"xp.broadcast_to({out}, ({c.names.dim(rows)}, {c.names.dim(cols)}))"
+
+
+def _ones_right(s, m, rows, cols, c):
+    """M 1: the row sums, broadcast to the columns of 1."""
+    out = f"xp.sum({m}, axis=1, keepdims=True)"
+    return out if cols == 1 else f"xp.broadcast_to({out}, ({c.names.dim(rows)}, {c.names.dim(cols)}))"
+
+
+STRUCTURES: dict[str, Rule] = {
+    "diag": Rule(lambda s, m, rows, cols, c: f"({c(s.parts[0])} * {m})",
+                 lambda s, m, rows, cols, c: f"({m} * {c(s.parts[0])}.T)"),
+    "kron": Rule(_kron_left, _kron_right, _kron_cost),
+    "commutation": Rule(
+        lambda s, m, rows, cols, c: f"_commutation_apply(xp, {c.names.dim(s.parts[0])}, {c.names.dim(s.parts[1])}, {m})",
+        lambda s, m, rows, cols, c: f"_commutation_apply(xp, {c.names.dim(s.parts[1])}, {c.names.dim(s.parts[0])}, {m}.T).T"),
+    "identity": Rule(lambda s, m, rows, cols, c: m, lambda s, m, rows, cols, c: m, lambda s, side, shape, est: 0.0),
+    "ones": Rule(_ones_left, _ones_right),
+}
+
+
+def _apply_cost(s: Structure, side: str, shape: tuple, est: Sizes) -> float:
+    return STRUCTURES[s.name].cost(s, side, shape, est)
 
 
 def _materialise_cost(s: Structure, est: Sizes) -> float:
@@ -209,43 +263,6 @@ def plan(chain: list, est: Sizes) -> dict:
     return best
 
 
-def _left(s: Structure, m: str, rows, cols, c: Callable) -> str:
-    """Code for ``s @ m`` (m dense, of cols columns; rows are those of s)."""
-    dim = c.names.dim
-    if s.name == "identity":
-        return m
-    if s.name == "diag":
-        return f"({c(s.parts[0])} * {m})"
-    if s.name == "commutation":
-        return f"_commutation_apply(xp, {dim(s.parts[0])}, {dim(s.parts[1])}, {m})"
-    if s.name == "ones":
-        out = f"xp.sum({m}, axis=0, keepdims=True)"
-        return out if rows == 1 else f"xp.broadcast_to({out}, ({dim(rows)}, {dim(cols)}))"
-    a, b = s.parts
-    ca = "None" if isinstance(a, E.Identity) else c(a)
-    cb = "None" if isinstance(b, E.Identity) else c(b)
-    return f"_kron_apply(xp, {ca}, {cb}, {dim(a.cols)}, {dim(b.cols)}, {m})"
-
-
-def _right(s: Structure, m: str, rows, cols, c: Callable) -> str:
-    """Code for ``m @ s`` (m dense, of rows rows; cols are those of s)."""
-    dim = c.names.dim
-    if s.name == "identity":
-        return m
-    if s.name == "diag":
-        return f"({m} * {c(s.parts[0])}.T)"
-    if s.name == "commutation":
-        return f"_commutation_apply(xp, {dim(s.parts[1])}, {dim(s.parts[0])}, {m}.T).T"
-    if s.name == "ones":
-        out = f"xp.sum({m}, axis=1, keepdims=True)"
-        return out if cols == 1 else f"xp.broadcast_to({out}, ({dim(rows)}, {dim(cols)}))"
-    a, b = s.parts
-    at, bt = E.transpose(a), E.transpose(b)
-    ca = "None" if isinstance(at, E.Identity) else c(at)
-    cb = "None" if isinstance(bt, E.Identity) else c(bt)
-    return f"_kron_apply(xp, {ca}, {cb}, {dim(a.rows)}, {dim(b.rows)}, ({m}).T).T"
-
-
 def _materialise(s: Structure, c: Callable) -> str:
     """The structure built as a dense array (its node's own emitter: shared with any other use of it)."""
     return c(s.node)
@@ -335,9 +352,9 @@ def emit_chain(chain: list, c: Callable) -> str:
         side, k = how
         rows, mid, cols = chain[i].rows, chain[k].cols, chain[j].cols
         if side == "left" and k == i and st[i] is not None:
-            return _left(st[i], gen(k + 1, j), rows, cols, c)
+            return STRUCTURES[st[i].name].left(st[i], gen(k + 1, j), rows, cols, c)
         if side == "right" and k + 1 == j and st[j] is not None:
-            return _right(st[j], gen(i, k), rows, cols, c)
+            return STRUCTURES[st[j].name].right(st[j], gen(i, k), rows, cols, c)
         return f"({gen(i, k)} @ {gen(k + 1, j)})"
 
     return gen(0, len(chain) - 1)
