@@ -303,11 +303,13 @@ def _xdxt(xp, f, v):
     out = None
     for s in range(0, n, _BLOCK):
         fb, vb = f[:, s:s + _BLOCK], v[s:s + _BLOCK, 0]
-        for sign, cols in ((1.0, vb > 0), (-1.0, vb < 0)):
-            if not cols.any():
+        neg = vb < 0
+        parts = ((1.0, None),) if not neg.any() else ((1.0, vb > 0), (-1.0, neg))  # None: every column
+        for sign, cols in parts:
+            if cols is not None and not cols.any():
                 continue
-            whole = bool(cols.all())
-            a = np.multiply(fb if whole else fb[:, cols], np.sqrt(sign * (vb if whole else vb[cols])), order="C")
+            a = np.multiply(fb if cols is None else fb[:, cols], np.sqrt(sign * (vb if cols is None else vb[cols])),
+                            order="C")
             if out is None:
                 out = syrk(sign, a.T, trans=1)
             else:
