@@ -20,7 +20,8 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from .grammar import Node, ParseError, parse_tree
+from ..errors import MatcalcError, TooLargeError
+from .grammar import Node, ParseError, check_tree, parse_tree
 
 ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
 TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
@@ -39,11 +40,12 @@ SCALAR_NAMES = {
 # matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
 # fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
 SOFT_SCALARS = set("abcdefg")
+MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(MatcalcError):
     """Operands whose shapes do not fit; names both operands and their shapes."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):
@@ -54,8 +56,15 @@ class ShapeMismatchError(ValueError):
     caret = ParseError.caret
 
 
-class UnknownNameError(ValueError):
-    pass
+class UnknownNameError(MatcalcError):
+    """A name the context does not know; with its column (and a caret) when it comes from parsed text."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.text = text
+        self.column = column
+        super().__init__(message + (f" at column {column}" if column is not None else ""))
+
+    caret = ParseError.caret
 
 
 # -- dimension unification ------------------------------------------------------
@@ -111,6 +120,27 @@ def _leaves(d: D):
     return [] if v == 1 else [v]
 
 
+def _prod(a: D, b: D) -> D:
+    """The dimension a*b; 1*b is b itself, so that kron(2, x) is n x 1, not 1*n x 1*1."""
+    if find(a).value == 1:
+        return b
+    if find(b).value == 1:
+        return a
+    return D(("prod", a, b))
+
+
+def _occurs(d: D, inside: D) -> bool:
+    """Whether the root ``d`` is a factor of the dimension ``inside`` (n = n*m has no solution m > 1)."""
+    stack = [find(inside)]
+    while stack:
+        r = stack.pop()
+        if r is d:
+            return True
+        if isinstance(r.value, tuple):
+            stack.extend((find(r.value[1]), find(r.value[2])))
+    return False
+
+
 def _unify(a: D, b: D, deferred: list) -> bool:
     ra, rb = find(a), find(b)
     if ra is rb:
@@ -120,12 +150,12 @@ def _unify(a: D, b: D, deferred: list) -> bool:
         ra.parent = rb
         return True
     if va is None:
-        if vb == 1:
+        if vb == 1 or _occurs(ra, rb):
             return False
         ra.parent = rb
         return True
     if vb is None:
-        if va == 1:
+        if va == 1 or _occurs(rb, ra):
             return False
         rb.parent = ra
         return True
@@ -135,7 +165,7 @@ def _unify(a: D, b: D, deferred: list) -> bool:
             # both products known: they agree as products (1*n = n*1)
             return sorted(map(str, la)) == sorted(map(str, lb))
         # otherwise (a1 a2) ~ (b1 b2) factor by factor: tr(kron(X, X)) makes X square
-        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred):
+        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred) and not _occurs(ra, rb):
             ra.parent = rb
             return True
         return False
@@ -152,6 +182,9 @@ class Parsed:
     expr: E.Expr
     variables: dict
     text: str
+    # subterms with a restricted domain (log, sqrt, a divisor, inv, ...) that the input writes but the built
+    # expression no longer holds (0*log(-s) is built as 0): where one is undefined, the input is undefined
+    dropped: tuple = ()
     notes: list = field(default_factory=list)  # how a name's shape was read, where another reading would fit
 
     def shapes_note(self) -> str:
@@ -187,10 +220,12 @@ def parse_shape(spec) -> tuple:
         raise ShapeMismatchError(f"a shape has one or two dimensions, got {spec!r}")
     out = []
     for d in spec:
-        if isinstance(d, str) and d.strip().isdigit():
+        if isinstance(d, str) and d.strip().isascii() and d.strip().isdigit() and len(d.strip()) <= 6:
             d = int(d)
         if isinstance(d, str) and not d.isidentifier():
-            raise ShapeMismatchError(f"a dimension must be a number or a name, got {d!r}")
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d[:24]!r}")
+        if isinstance(d, int) and not 1 <= d <= MAX_SIZE:
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d}")
         out.append(d)
     return tuple(out)
 
@@ -223,8 +258,9 @@ def normalize_assume(assume) -> dict:
 
 
 class _Inferrer:
-    def __init__(self, text, tree, kinds, declared, dim_names):
+    def __init__(self, text, tree, kinds, declared, dim_names, square=frozenset()):
         self.text = text
+        self.square = square  # undeclared names assumed symmetric, spd or invertible: n x n
         self.tree = tree
         self.kinds = kinds  # name -> "scalar" | "vector" | "matrix" | "declared" | "dim"
         self.declared = declared
@@ -233,6 +269,7 @@ class _Inferrer:
         self.deferred: list = []
         self.named: dict = {}
         self.const_nodes: dict = {}
+        self.power_names: set = set()  # integer symbols used as matrix-power exponents (X^k)
         self.soft: set = set()  # a-g names read as scalars so far
         self.promote: list = []  # soft names that only a vector fits where they are used
         self.broadcast: list = []  # (sum node, scalar term, array term): a scalar added to every entry
@@ -263,6 +300,9 @@ class _Inferrer:
             t = _scalar()
         elif k == "vector":
             t = (D(), _one())
+        elif name in self.square:
+            d = D()
+            t = (d, d)
         else:
             t = (D(), D())
         self.vars[name] = t
@@ -330,10 +370,20 @@ class _Inferrer:
         if k == "pow":
             base, ex = n.args
             bt, et = self.infer(base), self.infer(ex)
+            if n.value == ".^" and not _is_scalar(et):  # an exponent matrix: entry by entry
+                if _is_scalar(bt):
+                    return et
+                self.unify(bt[0], et[0], n, "elementwise power", (base, bt, ex, et))
+                self.unify(bt[1], et[1], n, "elementwise power", (base, bt, ex, et))
+                return bt
             if not _is_scalar(et):
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
                 k = _int_literal(ex)
+                sym = _symbolic_exponent(ex) if k is None else None
+                if sym is not None:
+                    self.power_names |= sym.names
+                    k = 2  # an integer symbol: sized like a dimension, checked as a square power
                 if k is None:
                     raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
                 if abs(k) > MAX_MATRIX_POWER:
@@ -366,7 +416,7 @@ class _Inferrer:
                 return (ds[0], ds[0])
             if f == "ones":
                 return (ds[0], ds[1])
-            return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
+            return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -390,10 +440,41 @@ class _Inferrer:
             return (t[0], _one())
         if f == "kron":
             a, b = ts
-            return (D(("prod", a[0], b[0])), D(("prod", a[1], b[1])))
+            return (_prod(a[0], b[0]), _prod(a[1], b[1]))
         if f == "vec":
-            return (D(("prod", t[0], t[1])), _one())
+            return (_prod(t[0], t[1]), _one())
         raise _Fail(n, f"unknown function {f}")  # pragma: no cover
+
+
+@dataclass
+class _SymExponent:
+    value: sympy.Expr
+    names: set
+
+
+def _symbolic_exponent(n: Node):
+    """k, k - 1, (k + 2), 2*k: an integer expression of names, for a matrix power X^k; None otherwise."""
+    if n.kind in ("group", "pos"):
+        return _symbolic_exponent(n.args[0])
+    if n.kind == "name":
+        return _SymExponent(E.dim(n.value), {n.value})
+    if n.kind == "sum":
+        parts = []
+        for a in n.args:
+            k = _int_literal(a)
+            parts.append(_SymExponent(sympy.Integer(k), set()) if k is not None else _symbolic_exponent(a))
+        if any(p is None for p in parts) or not any(p.names for p in parts):
+            return None
+        total = parts[0].value
+        for sign, p in zip(n.value, parts[1:]):
+            total = total + p.value if sign == "+" else total - p.value
+        return _SymExponent(total, set().union(*(p.names for p in parts)))
+    if n.kind == "product" and list(n.value) == ["*"]:
+        a, b = (_int_literal(x) for x in n.args)
+        other = _symbolic_exponent(n.args[1] if a is not None else n.args[0])
+        if other is not None and (a is not None or b is not None):
+            return _SymExponent(other.value * (a if a is not None else b), other.names)
+    return None
 
 
 def _int_literal(n: Node):
@@ -443,7 +524,8 @@ def _transposed_names(tree: Node) -> set:
     return out
 
 
-def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set, soft: set):
+def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set, soft: set,
+                 square: frozenset = frozenset()):
     """Infer the shapes, revising the kinds of undeclared names until the expression type-checks.
 
     A lower-case name used where only a scalar fits (a divisor, an exponent) becomes a scalar.  A
@@ -454,7 +536,7 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
     soft = set(soft)
     fixed: set = set()  # promoted names: never demoted back
     for _ in range(2 * len(kinds) + 2):
-        inf = _Inferrer(text, tree, kinds, declared, dim_names)
+        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
         inf.soft = soft
         try:
             inf.infer(tree)
@@ -472,7 +554,7 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
                 kinds[cand[0]] = "vector"
                 continue
             err = _mismatch(f, text)
-            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names),)
+            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names, square),)
             raise err from None
         if inf.promote:
             for nm in dict.fromkeys(inf.promote):
@@ -484,24 +566,27 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
     raise ShapeMismatchError("could not infer the shapes", text)  # pragma: no cover - each retry fixes a name
 
 
-def _types_check(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> bool:
+def _types_check(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                 square: frozenset = frozenset()) -> bool:
     try:
-        _Inferrer(text, tree, kinds, declared, dim_names).infer(tree)
+        _Inferrer(text, tree, kinds, declared, dim_names, square).infer(tree)
         return True
     except _Fail:
         return False
 
 
-def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> str:
+def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                 square: frozenset = frozenset()) -> str:
     """'; if y is a scalar, ...' when reading one name (a vector or matrix by its case) as a scalar type-checks."""
     for nm in sorted((k for k, v in kinds.items() if v in ("vector", "matrix")), key=lambda s: (s[:1].isupper(), s)):
-        if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+        if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names, square):
             return (f"; {nm} is read as a {kinds[nm]} from its case: if {nm} is a scalar, "
                     f"declare it with --shape {nm}=scalar (shapes={{'{nm}': ()}})")
     return ""
 
 
-def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> list:
+def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                     square: frozenset = frozenset()) -> list:
     """Notes for a scalar added to a name that is a vector or matrix only by its case (w'*x + z)."""
     notes = []
     for _sum, scalar, arrays in inf.broadcast:
@@ -511,7 +596,7 @@ def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, di
             nm = a.value if a.kind == "name" else None
             if nm is None or kinds.get(nm) not in ("vector", "matrix") or nm in declared:
                 continue
-            if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+            if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names, square):
                 note = (f"{nm} is read as a {kinds[nm]} from its case, so the scalar {scalar.src(text).strip()} "
                         f"is added to each of its entries; if {nm} is a scalar, declare it with --shape {nm}=scalar "
                         f"(shapes={{'{nm}': ()}})")
@@ -578,6 +663,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     it is used for error messages only.  Shared by :func:`parse` and
     :func:`matcalc.parse.latex.parse_latex`.
     """
+    check_tree(tree, text)
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
     if shapes is not None and not isinstance(shapes, dict):
@@ -591,7 +677,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         for nm in names:
             if nm not in known and nm not in declared:
                 pos = _find_name(tree, nm)
-                raise UnknownNameError(f"unknown name {nm!r} at column {pos + 1}")
+                raise UnknownNameError(f"unknown name {nm!r}", text, pos + 1)
     dim_names = set(eye_dims)
     for r, c in declared.values():
         for d in (r, c):
@@ -612,11 +698,14 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     for nm in assume:
         if nm not in names:
             raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
+    square = frozenset(nm for nm, a in assume.items() if {"symmetric", "spd", "invertible"} & a)
     soft = {nm for nm in names if kinds[nm] == "vector" and nm in SOFT_SCALARS} - _transposed_names(tree)
     for nm in soft:
         kinds[nm] = "scalar"
-    inf = _infer_kinds(tree, text, kinds, declared, dim_names, soft)
-    notes = _broadcast_notes(inf, tree, text, kinds, declared, dim_names)
+    inf = _infer_kinds(tree, text, kinds, declared, dim_names, soft, square)
+    notes = _broadcast_notes(inf, tree, text, kinds, declared, dim_names, square)
+    for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
+        kinds[nm] = "dim"
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -632,13 +721,18 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if {"symmetric", "spd", "invertible"} & a and r != c:
             raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
         variables[nm] = E.Var(nm, r, c, a)
+    carried = {str(s) for v in variables.values() for d in v.shape for s in d.free_symbols}
+    for nm in sorted(eye_dims - set(variables) - carried):  # a size only eye(p) names: an input of the compiled function
+        variables[nm] = E.Var(nm, 1, 1, frozenset({"dimension"}))
     const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
     builder = _Builder(text, variables, const_shapes)
     try:
         e = builder.build(tree)
     except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
         raise ShapeMismatchError(str(ex), text) from None
-    return Parsed(e, variables, text, notes)
+    kept = set(E.walk(e)) if builder.restricted else set()
+    dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
+    return Parsed(e, variables, text, dropped, notes)
 
 
 def _find_name(tree: Node, name: str) -> int:
@@ -701,11 +795,35 @@ class _Builder:
         self.text = text
         self.vars = variables
         self.const_shapes = const_shapes  # id(node) -> the inferred shape of vector(c), matrix(c), eye()
+        self.restricted: list = []  # built subterms whose domain is restricted (see Parsed.dropped)
+
+    def restrict(self, e: E.Expr) -> E.Expr:
+        self.restricted.append(e)
+        return e
 
     def fail(self, n: Node, msg: str):
         return ShapeMismatchError(msg, self.text, n.start + 1)
 
     def build(self, n: Node) -> E.Expr:
+        try:
+            return self._build(n)
+        except (E.ShapeError, TooLargeError) as ex:
+            if getattr(ex, "column", None) is not None:
+                raise
+            if isinstance(ex, E.ShapeError):
+                raise ShapeMismatchError(str(ex), self.text, n.start + 1) from None
+            err = TooLargeError(f"{ex} at column {n.start + 1}")
+            err.column, err.text = n.start + 1, self.text
+            raise err from None
+
+    def _inverse(self, b: E.Expr, a: Node) -> E.Expr:
+        """1/b for the divisor b written at node a."""
+        try:
+            return self.restrict(E.power(b, E.const(-1)))
+        except E.ShapeError:
+            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+
+    def _build(self, n: Node) -> E.Expr:
         k = n.kind
         if k == "number":
             return E.const(Fraction(n.value))
@@ -729,23 +847,32 @@ class _Builder:
             return E.add(*terms)
         if k == "product":
             acc = self.build(n.args[0])
+            run: list = []  # a run of '*' factors, multiplied at once: a long chain costs linear time
             for op, a in zip(n.value, n.args[1:]):
                 b = self.build(a)
                 if op == "*":
-                    acc = E.matmul(acc, b)
-                elif op == "/":
-                    acc = E.matmul(acc, E.power(b, E.const(-1)))
+                    run.append(b)
+                    continue
+                if run:
+                    acc, run = E.matmul(acc, *run), []
+                if op == "/":
+                    acc = E.matmul(acc, self._inverse(b, a))
                 elif op == ".*":
                     acc = E.hadamard(acc, b) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, b)
                 else:
-                    inv = E.power(b, E.const(-1))
+                    inv = self._inverse(b, a)
                     acc = E.hadamard(acc, inv) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, inv)
-            return acc
+            return E.matmul(acc, *run) if run else acc
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
-                return E.matpow(base, _int_literal(n.args[1]))
-            return E.power(base, self.build(n.args[1]))
+                k = _int_literal(n.args[1])
+                if k is None:
+                    return E.matpow(base, _symbolic_exponent(n.args[1]).value)
+                return self.restrict(E.matpow(base, k)) if k < 0 else E.matpow(base, k)
+            ex = self.build(n.args[1])
+            whole = isinstance(ex, E.Const) and ex.value >= 0 and ex.value == int(ex.value)
+            return E.power(base, ex) if whole else self.restrict(E.power(base, ex))
         if k == "call":
             return self.call(n)
         raise self.fail(n, f"unknown syntax {k}")  # pragma: no cover
@@ -765,7 +892,8 @@ class _Builder:
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
-            return E.apply(f, a)
+            r = E.apply(f, a)
+            return self.restrict(r) if FUNCTIONS[f].domain != "real" else r
         if f in ("vector", "matrix"):
             # sized from context: the inferred shape was stored on the node by the builder's caller
             shape = self._context_shape(n)
@@ -777,7 +905,7 @@ class _Builder:
         }
         if f == "kron":
             return E.kron(args[0], args[1])
-        return table[f](a)
+        return self.restrict(table[f](a)) if f in ("inv", "logdet") else table[f](a)
 
     def _context_shape(self, n: Node):
         shape = self.const_shapes.get(id(n))
