@@ -1,0 +1,142 @@
+"""A pool of worker processes that answers each request within a hard deadline.
+
+Every request runs in its own worker process, never in the event loop.  A worker
+that overruns the deadline is killed (SIGKILL) and replaced by a fresh one, so a
+pathological input costs its sender a 400 and nobody else anything.  Workers
+are forked from a server process that has already imported matcalc, so a
+replacement starts in milliseconds.
+
+>>> import asyncio
+>>> async def demo():
+...     async with WorkerPool(workers=1, timeout=30) as pool:
+...         return await pool.submit("derive", {"expr": "sum(W)", "wrt": "W", "verify": False})
+>>> status, payload = asyncio.run(demo())
+>>> status, payload["result"]
+(200, 'matrix(1)')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+
+# Numerical libraries in the workers stay single-threaded: the pool is the parallelism.
+_SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _worker_main(conn) -> None:
+    """A worker's loop: receive (endpoint, body), send (status, payload), until the pipe closes."""
+    from matcalc.web import tasks
+
+    while True:
+        try:
+            endpoint, body = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(tasks.run(endpoint, body))
+
+
+class _Worker:
+    def __init__(self, ctx):
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def close(self) -> None:
+        self.conn.close()  # the worker sees EOF and returns
+        self.process.join(2)
+        if self.process.is_alive():
+            self.kill()
+
+
+class WorkerPool:
+    """``workers`` processes; ``await submit(endpoint, body)`` gives (status, payload) within ``timeout`` seconds.
+
+    The deadline covers the work itself; a request that waits longer than the
+    deadline for a free worker is answered 503 (the server is busy).
+    """
+
+    def __init__(self, workers: int = 2, timeout: float = 10.0):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.workers = workers
+        self.timeout = float(timeout)
+        self.killed = 0  # workers killed for overrunning
+        self._ctx = None
+        self._idle: asyncio.Queue | None = None
+        self._all: set = set()
+
+    async def start(self) -> "WorkerPool":
+        for k, v in _SINGLE_THREAD.items():
+            os.environ.setdefault(k, v)
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["matcalc.web.tasks"])
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        for w in await asyncio.gather(*[loop.run_in_executor(None, _Worker, self._ctx) for _ in range(self.workers)]):
+            self._all.add(w)
+            self._idle.put_nowait(w)
+        return self
+
+    async def close(self) -> None:
+        for w in list(self._all):
+            w.close()
+        self._all.clear()
+
+    async def __aenter__(self) -> "WorkerPool":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def _replace(self, w: _Worker) -> _Worker:
+        self._all.discard(w)
+        w.kill()
+        fresh = _Worker(self._ctx)
+        self._all.add(fresh)
+        return fresh
+
+    async def submit(self, endpoint: str, body) -> tuple[int, dict]:
+        """Run one request in a worker; (status, JSON payload)."""
+        try:
+            w = await asyncio.wait_for(self._idle.get(), self.timeout)
+        except asyncio.TimeoutError:
+            return 503, {"error": f"the server is busy: no worker was free within {self.timeout:g} s; try again",
+                         "column": None}
+        try:
+            w.conn.send((endpoint, body))
+            return await asyncio.wait_for(self._receive(w.conn), self.timeout)
+        except asyncio.TimeoutError:
+            self.killed += 1
+            w = self._replace(w)
+            return 400, {"error": f"the request took longer than the {self.timeout:g} s limit and was stopped",
+                         "column": None}
+        except (EOFError, OSError, BrokenPipeError):
+            w = self._replace(w)
+            return 500, {"error": "the worker process died while answering (out of memory?); it was replaced",
+                         "column": None}
+        finally:
+            self._idle.put_nowait(w)
+
+    @staticmethod
+    async def _receive(conn) -> tuple[int, dict]:
+        """Wait, without blocking the event loop, until the worker answers (or dies)."""
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        fd = conn.fileno()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        return conn.recv()
