@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from . import api
+from . import api, serialize
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError
 from .verify import DomainError, VerificationError
@@ -35,10 +35,7 @@ def _emit(d: api.Derivative, fmt: str, report) -> str:
     if fmt == "latex":
         return d.latex(equation=True)
     if fmt == "json":
-        out = d.to_dict()
-        if report is not None:
-            out["verification"] = report.to_dict()
-        return json.dumps(out, indent=2)
+        return json.dumps(serialize.derivative(d, report), indent=2)
     lines = [
         f"{d.kind} of {d.function} with respect to {d.wrt.name}, {d.layout} layout, shape {'x'.join(map(str, d.shape)) or 'scalar'}:",
         f"  {d}",
@@ -195,7 +192,7 @@ def cmd_check(args) -> int:
 
     v = check(args.expr, wrt=args.wrt, claimed=args.claimed, layout=args.layout, order=args.order,
               shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"))
-    print(json.dumps(v.to_dict(), indent=2) if args.format == "json" else v.explain(args.format))
+    print(json.dumps(serialize.verdict(v), indent=2) if args.format == "json" else v.explain(args.format))
     return 0 if v.correct else 1
 
 
@@ -211,7 +208,7 @@ def cmd_steps(args) -> int:
     r = check_steps(text, wrt=args.wrt, shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"),
                     layout=args.layout)
     if args.format == "json":
-        print(json.dumps(r.to_dict(), indent=2))
+        print(json.dumps(serialize.steps(r), indent=2))
     else:
         print(r)
         if not r.ok:

@@ -1,7 +1,7 @@
 """JSON for every result, shared by the command line (``--format json``) and the web API.
 
-Each function takes a result of the public API and returns a dict of plain JSON
-values; ``error`` turns one of matcalc's own errors into ``{"error", "column"}``.
+Each function takes a result of the public API and returns a dict of strict JSON
+values (a NaN or infinite float becomes null); ``error`` turns one of matcalc's own errors into ``{"error", "column"}``.
 
 >>> import matcalc
 >>> out = derivative(matcalc.derive("x'*A*x", wrt="x"))
@@ -11,6 +11,7 @@ values; ``error`` turns one of matcalc's own errors into ``{"error", "column"}``
 
 from __future__ import annotations
 
+import math
 import re
 
 from .api import Derivative
@@ -19,6 +20,21 @@ from .explain import Explanation
 from .verify import Report
 
 _COLUMN = re.compile(r"\bat column (\d+)\b")
+
+
+def finite(obj):
+    """``obj`` with every NaN or infinite float replaced by None, so that it is strict JSON.
+
+    >>> finite({"max_error": float("inf"), "values": [1.5, float("nan")]})
+    {'max_error': None, 'values': [1.5, None]}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def derivative(d: Derivative, report: Report | None = None) -> dict:
@@ -33,7 +49,7 @@ def derivative(d: Derivative, report: Report | None = None) -> dict:
     out["numpy"] = d.to_numpy().source
     if report is not None:
         out["verification"] = report.to_dict()
-    return out
+    return finite(out)
 
 
 def verdict(v: Verdict) -> dict:
@@ -47,7 +63,7 @@ def verdict(v: Verdict) -> dict:
     out = v.to_dict()
     out["explanation"] = v.explain("text")
     out["explanation_latex"] = v.explain("latex")
-    return out
+    return finite(out)
 
 
 def steps(r: StepsReport) -> dict:
@@ -59,7 +75,7 @@ def steps(r: StepsReport) -> dict:
     """
     out = r.to_dict()
     out["explanation"] = r.explain()
-    return out
+    return finite(out)
 
 
 def explanation(ex: Explanation) -> dict:
@@ -69,7 +85,7 @@ def explanation(ex: Explanation) -> dict:
     >>> explanation(matcalc.explain("normF(W)^2", wrt="W"))["result"]["result"]
     '2*W'
     """
-    return {
+    return finite({
         "function": ex.result.to_dict()["function"],
         "wrt": ex.wrt.name,
         "layout": ex.layout,
@@ -77,7 +93,7 @@ def explanation(ex: Explanation) -> dict:
         "latex": ex.latex(),
         "agrees": ex.agrees,
         "result": ex.result.to_dict(),
-    }
+    })
 
 
 def variables(variables: dict) -> dict:

@@ -276,7 +276,9 @@ function isPureText(chunk) {
 function explanationBlock(text, latex) {
   // The prose as paragraphs; the formulas and the derivation rendered.
   const box = el("div", { class: "explanation" });
-  const prose = text.split("\nDerivation:")[0].split("\n").filter((s) => s.trim());
+  // the verdict, the tag and the counterexample are shown above it already
+  const prose = text.split("\nDerivation:")[0].split("\n")
+    .filter((s) => s.trim() && !s.startsWith("Wrong [") && !s.startsWith("Counterexample:"));
   for (const line of prose) box.append(el("p", { textContent: line }));
   for (const chunk of latex.split("\n\n")) {
     if (!isPureText(chunk)) box.append(math(chunk, true));
@@ -302,7 +304,7 @@ async function checkAnswer() {
     showError($("check-error"), { error: "type the expression above and your derivative here" });
     return;
   }
-  if (!$("wrt").value && !(await refreshVariables())) return;
+  if (!(await refreshVariables())) return;
   writeURL();
   const c = common();
   const r = await post("check", { ...c, claimed: $("claimed").value, order: $("mode").value === "hessian" ? 2 : 1 });
@@ -358,7 +360,7 @@ async function explainIt() {
   const out = $("explanation");
   out.hidden = true;
   if (!$("expr").value.trim()) { showError($("explain-error"), { error: "type an expression above first" }); return; }
-  if (!$("wrt").value && !(await refreshVariables())) return;
+  if (!(await refreshVariables())) return;
   writeURL();
   const r = await post("explain", { ...common(), layout: "denominator" });
   if (!r.ok) { showError($("explain-error"), r.data, $("expr").value); return; }
