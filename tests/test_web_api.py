@@ -166,6 +166,9 @@ def test_a_slow_request_is_killed_and_the_worker_replaced(tmp_path, monkeypatch)
                             "column": None}
         assert took < limit + 5
         assert c.app.state.pool.killed == 1
+        # a time-out is never cached: the same request runs, and is stopped, again
+        assert c.post("/api/hessian", json={"expr": "tr(X^60)", "wrt": "X"}).status_code == 400
+        assert c.app.state.pool.killed == 2
         # the one worker was replaced: the next request is answered
         after = c.post("/api/derive", json={"expr": "sum(W)", "wrt": "W", "verify": False})
         assert after.status_code == 200 and after.json()["result"] == "matrix(1)"
@@ -179,3 +182,21 @@ def test_body_limit(limit, size, status):
     with TestClient(create_app(workers=1, timeout=30, max_body=limit)) as c:
         r = c.post("/api/derive", content=body.encode(), headers={"content-type": "application/json"})
     assert r.status_code == status
+
+
+# endpoint, body: a repeated request is answered from the cache, with the same JSON
+CACHED = [
+    ("derive", {"expr": "x'*B*x + sum(B)", "wrt": "B"}),
+    ("check", {"expr": "normF(V)^2", "wrt": "V", "claimed": "2*sum(V)"}),
+    ("derive", {"expr": "x'*B*", "wrt": "x"}),  # an error is the same error the second time
+]
+
+
+@pytest.mark.parametrize("endpoint, body", CACHED)
+def test_repeated_request_from_the_cache(client, endpoint, body):
+    pool = client.app.state.pool
+    first = client.post(f"/api/{endpoint}", json=body)
+    hits = pool.hits
+    again = client.post(f"/api/{endpoint}", json=dict(reversed(list(body.items()))))  # key order does not matter
+    assert pool.hits == hits + 1
+    assert (again.status_code, again.json()) == (first.status_code, first.json())

@@ -6,6 +6,10 @@ pathological input costs its sender a 400 and nobody else anything.  Workers
 are forked from a server process that has already imported matcalc, so a
 replacement starts in milliseconds.
 
+Answers are deterministic (the numerical checks are seeded), so the pool keeps
+the last ``cache`` answers (200s and 400s, never a time-out) and answers a
+repeated request, such as a whole class opening the same link, at once.
+
 >>> import asyncio
 >>> async def demo():
 ...     async with WorkerPool(workers=1, timeout=30) as pool:
@@ -18,8 +22,10 @@ replacement starts in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
+from collections import OrderedDict
 
 # Numerical libraries in the workers stay single-threaded: the pool is the parallelism.
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -64,7 +70,7 @@ class WorkerPool:
     deadline for a free worker is answered 503 (the server is busy).
     """
 
-    def __init__(self, workers: int = 2, timeout: float = 10.0):
+    def __init__(self, workers: int = 2, timeout: float = 10.0, cache: int = 256):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if not timeout > 0:
@@ -72,6 +78,9 @@ class WorkerPool:
         self.workers = workers
         self.timeout = float(timeout)
         self.killed = 0  # workers killed for overrunning
+        self.cache_size = cache
+        self.hits = 0  # requests answered from the cache
+        self._cache: OrderedDict = OrderedDict()
         self._ctx = None
         self._idle: asyncio.Queue | None = None
         self._all: set = set()
@@ -99,32 +108,52 @@ class WorkerPool:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    def _replace(self, w: _Worker) -> _Worker:
+    async def _replace(self, w: _Worker) -> _Worker:
+        """Kill ``w`` and start a fresh worker, off the event loop."""
         self._all.discard(w)
-        w.kill()
-        fresh = _Worker(self._ctx)
+
+        def respawn() -> _Worker:
+            w.kill()
+            return _Worker(self._ctx)
+
+        fresh = await asyncio.get_running_loop().run_in_executor(None, respawn)
         self._all.add(fresh)
         return fresh
 
     async def submit(self, endpoint: str, body) -> tuple[int, dict]:
-        """Run one request in a worker; (status, JSON payload)."""
+        """Run one request in a worker (or answer it from the cache); (status, JSON payload)."""
+        key = (endpoint, json.dumps(body, sort_keys=True))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return self._cache[key]
+        status, payload, keep = await self._run(endpoint, body)
+        if keep and self.cache_size:
+            self._cache[key] = (status, payload)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return status, payload
+
+    async def _run(self, endpoint: str, body) -> tuple[int, dict, bool]:
+        """(status, payload, whether the answer may be cached): only what the worker itself answered."""
         try:
             w = await asyncio.wait_for(self._idle.get(), self.timeout)
         except asyncio.TimeoutError:
             return 503, {"error": f"the server is busy: no worker was free within {self.timeout:g} s; try again",
-                         "column": None}
+                         "column": None}, False
         try:
             w.conn.send((endpoint, body))
-            return await asyncio.wait_for(self._receive(w.conn), self.timeout)
+            status, payload = await asyncio.wait_for(self._receive(w.conn), self.timeout)
+            return status, payload, status in (200, 400)
         except asyncio.TimeoutError:
             self.killed += 1
-            w = self._replace(w)
+            w = await self._replace(w)
             return 400, {"error": f"the request took longer than the {self.timeout:g} s limit and was stopped",
-                         "column": None}
+                         "column": None}, False
         except (EOFError, OSError, BrokenPipeError):
-            w = self._replace(w)
+            w = await self._replace(w)
             return 500, {"error": "the worker process died while answering (out of memory?); it was replaced",
-                         "column": None}
+                         "column": None}, False
         finally:
             self._idle.put_nowait(w)
 
