@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -200,3 +201,36 @@ def test_repeated_request_from_the_cache(client, endpoint, body):
     again = client.post(f"/api/{endpoint}", json=dict(reversed(list(body.items()))))  # key order does not matter
     assert pool.hits == hits + 1
     assert (again.status_code, again.json()) == (first.status_code, first.json())
+
+
+def test_a_cancelled_request_never_answers_the_next_one():
+    from matcalc.web.pool import WorkerPool
+
+    async def scenario():
+        async with WorkerPool(workers=1, timeout=60, cache=0) as pool:
+            slow = asyncio.ensure_future(pool.submit("hessian", {"expr": "tr(X^60)", "wrt": "X"}))
+            await asyncio.sleep(0.5)
+            slow.cancel()  # the client went away while the only worker is busy
+            return await pool.submit("derive", {"expr": "sum(W)", "wrt": "W", "verify": False})
+
+    status, payload = asyncio.run(scenario())
+    assert status == 200 and payload["function"] == "sum(W)"
+
+
+# argv, the exit status, a phrase of the one line on stderr
+SERVE_ERRORS = [
+    (["serve", "--workers", "0"], 2, "--workers must be at least 1"),
+    (["serve", "--timeout", "0"], 2, "--timeout must be positive"),
+]
+
+
+@pytest.mark.parametrize("argv, status, phrase", SERVE_ERRORS)
+def test_serve_bad_options(argv, status, phrase, capsys):
+    assert cli.main(argv) == status
+    err = capsys.readouterr().err
+    assert phrase in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_binds_loopback_by_default():
+    args = cli.build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.timeout) == ("127.0.0.1", 8000, 10.0)

@@ -32,15 +32,15 @@ _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_
 
 
 def _worker_main(conn) -> None:
-    """A worker's loop: receive (endpoint, body), send (status, payload), until the pipe closes."""
+    """A worker's loop: receive (ticket, endpoint, body), send (ticket, (status, payload)), until the pipe closes."""
     from matcalc.web import tasks
 
     while True:
         try:
-            endpoint, body = conn.recv()
+            ticket, endpoint, body = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(tasks.run(endpoint, body))
+        conn.send((ticket, tasks.run(endpoint, body)))
 
 
 class _Worker:
@@ -84,6 +84,8 @@ class WorkerPool:
         self._ctx = None
         self._idle: asyncio.Queue | None = None
         self._all: set = set()
+        self._tickets = 0
+        self._pending: set = set()  # replacements started by cancelled requests
 
     async def start(self) -> "WorkerPool":
         for k, v in _SINGLE_THREAD.items():
@@ -108,8 +110,8 @@ class WorkerPool:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def _replace(self, w: _Worker) -> _Worker:
-        """Kill ``w`` and start a fresh worker, off the event loop."""
+    async def _recycle(self, w: _Worker) -> None:
+        """Kill ``w``, start a fresh worker off the event loop, and make it available."""
         self._all.discard(w)
 
         def respawn() -> _Worker:
@@ -118,7 +120,7 @@ class WorkerPool:
 
         fresh = await asyncio.get_running_loop().run_in_executor(None, respawn)
         self._all.add(fresh)
-        return fresh
+        self._idle.put_nowait(fresh)
 
     async def submit(self, endpoint: str, body) -> tuple[int, dict]:
         """Run one request in a worker (or answer it from the cache); (status, JSON payload)."""
@@ -141,24 +143,35 @@ class WorkerPool:
         except asyncio.TimeoutError:
             return 503, {"error": f"the server is busy: no worker was free within {self.timeout:g} s; try again",
                          "column": None}, False
+        self._tickets += 1
+        ticket = self._tickets
         try:
-            w.conn.send((endpoint, body))
-            status, payload = await asyncio.wait_for(self._receive(w.conn), self.timeout)
-            return status, payload, status in (200, 400)
+            w.conn.send((ticket, endpoint, body))
+            answered, (status, payload) = await asyncio.wait_for(self._receive(w.conn), self.timeout)
         except asyncio.TimeoutError:
             self.killed += 1
-            w = await self._replace(w)
+            await self._recycle(w)
             return 400, {"error": f"the request took longer than the {self.timeout:g} s limit and was stopped",
                          "column": None}, False
-        except (EOFError, OSError, BrokenPipeError):
-            w = await self._replace(w)
+        except (EOFError, OSError):
+            await self._recycle(w)
             return 500, {"error": "the worker process died while answering (out of memory?); it was replaced",
                          "column": None}, False
-        finally:
-            self._idle.put_nowait(w)
+        except BaseException:
+            # cancelled while the worker is busy: its answer must never reach the next request
+            task = asyncio.get_running_loop().create_task(self._recycle(w))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+            raise
+        if answered != ticket:  # cannot happen; if it did, the answer belongs to another request
+            await self._recycle(w)
+            return 500, {"error": "internal error: a worker answered another request; it was replaced",
+                         "column": None}, False
+        self._idle.put_nowait(w)
+        return status, payload, status in (200, 400)
 
     @staticmethod
-    async def _receive(conn) -> tuple[int, dict]:
+    async def _receive(conn) -> tuple[int, tuple[int, dict]]:
         """Wait, without blocking the event loop, until the worker answers (or dies)."""
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
