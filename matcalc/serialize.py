@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import re
 
-from .api import Derivative
-from .check import StepsReport, Verdict
-from .explain import Explanation
-from .verify import Report
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the annotations: the results come from matcalc's public functions
+    from . import Derivative, Explanation, Report, StepsReport, Verdict
 
 _COLUMN = re.compile(r"\bat column (\d+)\b")
 
