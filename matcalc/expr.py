@@ -597,8 +597,6 @@ def transpose(a: Expr) -> Expr:
         return a
     if isinstance(a, Transpose):
         return a.args[0]
-    if isinstance(a, Var) and a.symmetric:
-        return a
     if isinstance(a, (Identity,)):
         return a
     if isinstance(a, (Zero, Ones)):
@@ -766,3 +764,38 @@ CONSTRUCTORS = {
     Softmax: softmax,
     LogSumExp: logsumexp,
 }
+
+
+# -- rebuilding ---------------------------------------------------------------------
+
+
+def _rebuild(node: Expr, kids: list) -> Expr:
+    """node over new children; a product whose scalar factor became an array drops its broadcast ones."""
+    try:
+        return node.rebuild(kids)
+    except ShapeError:
+        if isinstance(node, MatMul):
+            return matmul(*[k for k in kids if not isinstance(k, Ones)])
+        raise
+
+
+def substitute(e: Expr, mapping: dict) -> Expr:
+    """e with every node that is a key of ``mapping`` replaced (rebuilt through the constructors)."""
+    memo: dict = {}
+
+    def go(n):
+        if n in mapping:
+            return mapping[n]
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        kids = n.children
+        out = n
+        if kids:
+            new = [go(c) for c in kids]
+            if any(a is not b for a, b in zip(new, kids)):
+                out = _rebuild(n, new)
+        memo[n] = out
+        return out
+
+    return go(e)

@@ -119,6 +119,12 @@ def transpose_symmetric(e: E.Transpose) -> E.Expr:
     return a if is_symmetric(a) else e
 
 
+def transpose_commutation(e: E.Transpose) -> E.Expr:
+    """K_{m,n}' = K_{n,m}: the commutation matrix is a permutation, its transpose is its inverse."""
+    a = e.args[0]
+    return E.Commutation(a.args[1], a.args[0]) if isinstance(a, E.Commutation) else e
+
+
 def count_transposes(e: E.Expr) -> int:
     return sum(1 for n in E.walk(e) if isinstance(n, E.Transpose))
 
@@ -789,7 +795,7 @@ def det_of_product(e: E.Det) -> E.Expr:
 # -- the tables and the strategy ---------------------------------------------------
 
 RULES: dict[type, list[Rule]] = {
-    E.Transpose: [transpose_symmetric, transpose_push],
+    E.Transpose: [transpose_symmetric, transpose_commutation, transpose_push],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
                kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],

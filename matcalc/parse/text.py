@@ -218,8 +218,9 @@ def normalize_assume(assume) -> dict:
 
 
 class _Inferrer:
-    def __init__(self, text, tree, kinds, declared, dim_names):
+    def __init__(self, text, tree, kinds, declared, dim_names, square=frozenset()):
         self.text = text
+        self.square = square  # undeclared names assumed symmetric, spd or invertible: n x n
         self.tree = tree
         self.kinds = kinds  # name -> "scalar" | "vector" | "matrix" | "declared" | "dim"
         self.declared = declared
@@ -250,6 +251,9 @@ class _Inferrer:
             t = _scalar()
         elif k == "vector":
             t = (D(), _one())
+        elif name in self.square:
+            d = D()
+            t = (d, d)
         else:
             t = (D(), D())
         self.vars[name] = t
@@ -496,8 +500,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     for nm in assume:
         if nm not in names:
             raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
+    square = frozenset(nm for nm, a in assume.items() if {"symmetric", "spd", "invertible"} & a)
     for _ in range(len(names) + 1):
-        inf = _Inferrer(text, tree, kinds, declared, dim_names)
+        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
         try:
             top = inf.infer(tree)
             break
