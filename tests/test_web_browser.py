@@ -180,3 +180,20 @@ def test_errors_marked_in_the_page(server, browser, expr, column):
     where = _wait(browser, "#error pre.where")
     assert where.get_attribute("data-column") == str(column)
     assert f"column {column}" in browser.find_element(By.ID, "error").text
+
+
+# expression, the variable whose assumption is picked in the table, the assumption, the new denominator result
+EDIT_CASES = [
+    ("x'*A*x", "A", "symmetric", "2*A*x"),
+]
+
+
+@pytest.mark.parametrize("expr, name, assumption, result", EDIT_CASES)
+def test_edit_an_assumption_in_the_table(server, browser, expr, name, assumption, result):
+    _derive(browser, server, expr)
+    row = browser.find_element(By.CSS_SELECTOR, f"#vars tr[data-name='{name}']")
+    Select(row.find_element(By.TAG_NAME, "select")).select_by_value(assumption)
+    browser.find_element(By.ID, "derive").click()
+    WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#result-denominator code.plain").text == result)
+    assert f"assume={name}%3D{assumption}" in browser.current_url
