@@ -63,6 +63,7 @@ def server():
             proc.kill()
             pytest.fail(f"matcalc serve did not come up on {url}: {proc.stdout.read()}")
         time.sleep(0.3)
+    assert proc.stdout.readline().startswith(f"matcalc serve: {url}")  # it prints its address
     yield url
     proc.terminate()
     try:
