@@ -106,15 +106,17 @@ class _Headers:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def create_app(workers: int = 2, timeout: float = 10.0, max_body: int = MAX_BODY, on_ready=None) -> Starlette:
+def create_app(workers: int = 2, timeout: float = 10.0, max_body: int = MAX_BODY, on_ready=None,
+               tasks: str = "matcalc.web.tasks") -> Starlette:
     """The application; its worker pool starts with the app and stops with it.
 
-    ``on_ready`` (optional) is called once the workers are up.
+    ``on_ready`` (optional) is called once the workers are up; ``tasks`` names
+    the module whose ``run`` answers a request in a worker.
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        async with WorkerPool(workers=workers, timeout=timeout) as pool:
+        async with WorkerPool(workers=workers, timeout=timeout, tasks=tasks) as pool:
             app.state.pool = pool
             if on_ready is not None:
                 on_ready()
