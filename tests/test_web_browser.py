@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -88,8 +89,14 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def _until(driver, condition):
+    """Wait for ``condition``; the page re-renders parts of itself, so a stale element means: look again."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(condition)
+
+
 def _wait(driver, css: str):
-    return WebDriverWait(driver, WAIT).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    return _until(driver, EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def _derive(driver, url: str, expr: str, wrt: str | None = None) -> None:
@@ -102,7 +109,7 @@ def _derive(driver, url: str, expr: str, wrt: str | None = None) -> None:
     if wrt is not None and Select(driver.find_element(By.ID, "wrt")).first_selected_option.text != wrt:
         Select(driver.find_element(By.ID, "wrt")).select_by_value(wrt)
         driver.find_element(By.ID, "derive").click()
-        WebDriverWait(driver, WAIT).until(lambda d: f"respect to {wrt}" in d.find_element(By.ID, "results-title").text)
+        _until(driver, lambda d: f"respect to {wrt}" in d.find_element(By.ID, "results-title").text)
 
 
 # expression typed, its two layouts as the page shows them in plain text
@@ -195,6 +202,5 @@ def test_edit_an_assumption_in_the_table(server, browser, expr, name, assumption
     row = browser.find_element(By.CSS_SELECTOR, f"#vars tr[data-name='{name}']")
     Select(row.find_element(By.TAG_NAME, "select")).select_by_value(assumption)
     browser.find_element(By.ID, "derive").click()
-    WebDriverWait(browser, WAIT).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, "#result-denominator code.plain").text == result)
+    _until(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#result-denominator code.plain").text == result)
     assert f"assume={name}%3D{assumption}" in browser.current_url
