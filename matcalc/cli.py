@@ -350,5 +350,28 @@ def _register_check_commands(sub) -> None:
 EXTRA_COMMANDS.append(_register_check_commands)
 
 
+# -- serve (matcalc.web) -------------------------------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    """Serve the web page and JSON API on a local address (needs: pip install "matcalc[web]")."""
+    from .web import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers, timeout=args.timeout)
+    return 0
+
+
+def _add_serve_command(sub) -> None:
+    p = sub.add_parser("serve", help=cmd_serve.__doc__, description=cmd_serve.__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 serves a class)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 4)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds a request may run before it is stopped (default 10)")
+    p.set_defaults(func=cmd_serve)
+
+
+EXTRA_COMMANDS.append(_add_serve_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
