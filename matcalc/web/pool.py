@@ -16,7 +16,7 @@ repeated request, such as a whole class opening the same link, at once.
 ...         return await pool.submit("derive", {"expr": "sum(W)", "wrt": "W", "verify": False})
 >>> status, payload = asyncio.run(demo())
 >>> status, payload["result"]
-(200, 'matrix(1)')
+(200, 'ones(n, m)')
 """
 
 from __future__ import annotations
