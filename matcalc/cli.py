@@ -137,7 +137,7 @@ def main(argv=None) -> int:
 
 def _batch_size(text: str):
     if text.strip().lower() in ("full", "none", "all"):
-        return None
+        return "full"  # not None: None means "not given" and would keep the default minibatch
     try:
         return int(text)
     except ValueError:
@@ -150,7 +150,7 @@ def cmd_train(args) -> int:
 
     result = runner.train_file(
         args.data, target=args.target, model=args.model, test_size=args.test_size, seed=args.seed, out=args.out,
-        loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs,
+        solver=args.solver, loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
         tol=args.tol, standardize=args.standardize,
     )
@@ -168,18 +168,23 @@ def _add_train_command(sub) -> None:
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
     p.add_argument("--alpha", type=float, help="elastic-net mixing: alpha*L1 + (1 - alpha)*L2")
-    p.add_argument("--epochs", type=int, help="passes over the training data (at most)")
+    p.add_argument("--solver", choices=("lbfgs", "newton-cg", "sgd"),
+                   help="lbfgs (default), newton-cg, or sgd (implied by --batch-size, --lr, --momentum)")
+    p.add_argument("--epochs", "--max-iter", dest="epochs", type=int,
+                   help="solver iterations at most (epochs for sgd)")
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
-                   help="minibatch size, or 'full' for full-batch gradient descent")
+                   help="SGD minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--lr-schedule", choices=("constant", "invscaling"))
     p.add_argument("--momentum", type=float)
-    p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
+    p.add_argument("--tol", type=float, help="stopping tolerance: largest gradient entry (lbfgs, newton-cg), "
+                                             "relative improvement (sgd)")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
+    p.add_argument("--out", metavar="DIR", help="save model.npz (the model, written atomically), model.json and "
+                                                "loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
 
