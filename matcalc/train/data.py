@@ -25,6 +25,10 @@ class DataError(ValueError):
     """Training data that cannot be used; the message is one line and names the place."""
 
 
+class FeatureTypeError(DataError, TypeError):
+    """A feature that is not a number nor text (a dict, a list): a TypeError as well."""
+
+
 class NotFittedError(ValueError, AttributeError):
     """A model was asked to predict before it was fitted."""
 
@@ -48,7 +52,7 @@ def _with_sklearn(ours: type, sklearn_name: str) -> type:
     key = (ours, theirs)
     hit = _MIXED.get(key)
     if hit is None:
-        hit = _MIXED[key] = type(ours.__name__, (ours, theirs), {"__module__": ours.__module__})
+        hit = _MIXED[key] = type(theirs.__name__, (ours, theirs), {"__module__": ours.__module__})
     return hit
 
 
@@ -85,29 +89,32 @@ def _first_bad_number(X: np.ndarray):
     return None
 
 
-def check_features(X, n_features: Optional[int] = None, dtype=None) -> np.ndarray:
+def check_features(X, n_features: Optional[int] = None, dtype=None, model: str = "the model") -> np.ndarray:
     """``X`` as a 2-D finite float array (n samples x p features), or a :class:`DataError`.
 
     >>> check_features([[1, 2], [3, float("nan")]])
     Traceback (most recent call last):
     ...
-    matcalc.train.data.DataError: X[1, 1] is nan: every feature must be a finite number (drop or impute that row)
+    matcalc.train.data.DataError: X[1, 1] is NaN: every feature must be a finite number (drop or impute that row)
     """
-    if np.iscomplexobj(X):
-        raise DataError(f"Complex data not supported: X is {np.asarray(X).dtype}; give the real features "
-                        f"(for example the real and imaginary parts as separate columns)")
     A = np.asarray(X)
     if A.dtype.kind == "c":
-        raise DataError(f"Complex data not supported: X is {A.dtype}; give the real features")
+        raise DataError(f"Complex data not supported: X is {A.dtype}; give the real features (for example "
+                        f"the real and imaginary parts as separate columns)")
     if A.ndim != 2:
-        raise DataError(f"X must be a 2-D array (samples x features), got {A.ndim} dimension(s) of shape {A.shape}")
+        raise DataError(f"X must be a 2-D array (samples x features), got {A.ndim} dimension(s) of shape {A.shape}; "
+                        f"Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample")
     if A.shape[0] == 0 or A.shape[1] == 0:
-        raise DataError(f"X is empty (shape {A.shape}); it needs at least one sample and one feature")
+        what = f"{A.shape[1]} feature(s)" if A.shape[1] == 0 else f"{A.shape[0]} sample(s)"
+        raise DataError(f"X is empty: found {what} (shape={A.shape}) while a minimum of 1 is required.")
     if not (np.issubdtype(A.dtype, np.floating) or np.issubdtype(A.dtype, np.integer) or A.dtype == bool):
         bad = _first_bad_number(A)
         if bad is not None:
             i, j, v = bad
-            raise DataError(f"X[{i}, {j}] = {_show(v)} is not a number: every feature must be numeric")
+            if isinstance(v, (str, bytes, np.str_)):
+                raise DataError(f"X[{i}, {j}] = {_show(v)} is not a number: every feature must be numeric")
+            raise FeatureTypeError(f"X[{i}, {j}] = {_show(v)} is not a number: the argument must be a string or a "
+                                   f"number, not {type(v).__name__}")
         A = A.astype(np.float64)
     if dtype is not None:
         A = A.astype(dtype, copy=False)
@@ -116,9 +123,10 @@ def check_features(X, n_features: Optional[int] = None, dtype=None) -> np.ndarra
     finite = np.isfinite(A)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
-        raise DataError(f"X[{i}, {j}] is {A[i, j]}: every feature must be a finite number (drop or impute that row)")
+        what = "NaN" if np.isnan(A[i, j]) else f"{A[i, j]} (infinity, inf)"
+        raise DataError(f"X[{i}, {j}] is {what}: every feature must be a finite number (drop or impute that row)")
     if n_features is not None and A.shape[1] != n_features:
-        raise DataError(f"X has {A.shape[1]} features, but the model was fitted on {n_features}")
+        raise DataError(f"X has {A.shape[1]} features, but {model} is expecting {n_features} features as input")
     return A
 
 
@@ -159,7 +167,8 @@ def check_labels(y, n_samples: int, max_classes: Optional[int] = None, model: st
         raise DataError(f"{what} has only one class ({_show(classes[0])}); a classifier needs at least two")
     if max_classes is not None and len(classes) > max_classes:
         shown = ", ".join(repr(c) for c in classes[:6].tolist()) + (", ..." if len(classes) > 6 else "")
-        raise DataError(f"{model} is binary but {what} has {len(classes)} classes ({shown}); "
+        raise DataError(f"Only binary classification is supported: {model} is binary but {what} has "
+                        f"{len(classes)} classes ({shown}); "
                         f"use the softmax classifier or the multiclass SVM for more than two")
     return classes, index.reshape(-1)
 

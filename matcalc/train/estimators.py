@@ -49,21 +49,23 @@ from .sources import InMemory, is_dask, is_sparse, source
 __all__ = ["LogisticClassifier", "MulticlassSVM", "SoftmaxClassifier"]
 
 
-def _check_X(X, n_features: Optional[int] = None, dtype=None):
+def _check_X(X, n_features: Optional[int] = None, dtype=None, model: str = "the model"):
     """A Dask array, a sparse matrix or a memmap as it is (checked block by block later); else a checked array."""
+    if is_sparse(X):
+        X = X.tocsr()
     if is_dask(X) or is_sparse(X) or (isinstance(X, np.memmap) and getattr(X, "_mmap", None) is not None):
         if np.dtype(X.dtype).kind == "c":
             raise DataError(f"Complex data not supported: X is {X.dtype}; give the real features")
         if len(X.shape) != 2:
             raise DataError(f"X must be a 2-D array (samples x features), got {len(X.shape)} dimension(s)")
         if 0 in X.shape:
-            raise DataError(f"X is empty (shape {X.shape}); it needs at least one sample and one feature")
+            raise DataError(f"X is empty (shape={X.shape}) while a minimum of 1 sample and 1 feature is required")
         if is_sparse(X) and not np.isfinite(X.data).all():
             raise DataError("X holds values that are not finite numbers (drop or impute those rows)")
         if n_features is not None and X.shape[1] != n_features:
-            raise DataError(f"X has {X.shape[1]} features, but the model was fitted on {n_features}")
+            raise DataError(f"X has {X.shape[1]} features, but {model} is expecting {n_features} features as input")
         return X
-    return check_features(X, n_features, dtype=dtype)
+    return check_features(X, n_features, dtype=dtype, model=model)
 
 
 def _sample_weights(sample_weight, class_weight, classes, index, n: int) -> Optional[np.ndarray]:
@@ -81,7 +83,7 @@ def _sample_weights(sample_weight, class_weight, classes, index, n: int) -> Opti
             i = int(np.argwhere(~np.isfinite(w) | (w < 0))[0][0])
             raise DataError(f"sample_weight[{i}] is {w[i]}: weights must be finite and >= 0")
         if not w.sum() > 0:
-            raise DataError("sample_weight sums to 0: at least one sample needs a positive weight")
+            raise DataError("sample_weight: all weights are zero; at least one sample needs a positive weight")
     if class_weight is not None:
         if isinstance(class_weight, str) and class_weight == "balanced":
             counts = np.bincount(index, weights=w, minlength=len(classes))
@@ -331,7 +333,7 @@ class _LinearClassifier(Params):
             state = {"rng": np.random.default_rng(self.random_state)}
             W0 = (0.01 * state["rng"].standard_normal(problem.weight_shape(len(classes)))).astype(problem.dtype)
         else:
-            _check_X(X, self.n_features_in_)
+            _check_X(X, self.n_features_in_, model=type(self).__name__)
             problem, classes, index = self._prepare(X, y, sample_weight, classes=self.classes_,
                                                     moments=(self.mean_.astype(np.float64),
                                                              self.scale_.astype(np.float64)))
@@ -373,7 +375,7 @@ class _LinearClassifier(Params):
     def _scores(self, X) -> np.ndarray:
         """n x k scores ``X @ coef_.T + intercept_`` (block by block for a memmap, sparse or Dask ``X``)."""
         self._check_fitted()
-        X = _check_X(X, self.n_features_in_, dtype=self.coef_.dtype)
+        X = _check_X(X, self.n_features_in_, dtype=self.coef_.dtype, model=type(self).__name__)
         if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
             return X @ self.coef_.T + self.intercept_
         src = source(X, client=getattr(self, "client", None))
@@ -468,15 +470,17 @@ class SoftmaxClassifier(_LinearClassifier):
 class MulticlassSVM(_LinearClassifier):
     __doc__ = """The multiclass SVM of the lecture: ``(1/n) sum_i sum_{j != y_i} max(0, z_j - z_{y_i} + 1)``.
 
-    ``loss="squared_hinge"`` squares each term; ``loss="perceptron"`` uses
-    margin 0.  The hinge is not differentiable at its kink; L-BFGS still
-    reaches a good rule, and SGD uses the subgradient ``step(0) = 0``.  No
-    ``predict_proba``: hinge scores are not probabilities.
+    ``loss="squared_hinge"`` (the default, as scikit-learn's ``LinearSVC``)
+    squares each term, which makes the objective smooth: L-BFGS and Newton-CG
+    reach its optimum.  ``loss="hinge"`` is the lecture's; it is not
+    differentiable at its kink, so L-BFGS stops near, not at, the optimum
+    (SGD uses the subgradient ``step(0) = 0``).  ``loss="perceptron"`` uses
+    margin 0.  No ``predict_proba``: hinge scores are not probabilities.
     """ + _SGD_DOC
 
     LOSSES = SVM_LOSSES
 
-    def __init__(self, loss="hinge", solver="lbfgs", reg="l2", lam=1e-3, alpha=0.5, max_iter=100, tol=1e-4,
+    def __init__(self, loss="squared_hinge", solver="lbfgs", reg="l2", lam=1e-3, alpha=0.5, max_iter=100, tol=1e-4,
                  batch_size=512, lr=0.01, lr_schedule="invscaling", power_t=0.5, momentum=0.9, n_iter_no_change=3,
                  early_stopping=False, validation_fraction=0.1, class_weight=None, warm_start=False,
                  standardize=True, dtype=None, random_state=0, verbose=0, client=None):
