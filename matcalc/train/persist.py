@@ -4,10 +4,11 @@ A saved model is **one file**, ``model.npz``: the arrays (``W``, ``coef``,
 ``intercept``, ``mean``, ``scale``, ``classes``) and the metadata as JSON, in
 one NumPy archive.  It is written into an unnamed temporary file in the
 target folder (Linux ``O_TMPFILE``: a killed save leaves no file behind),
-flushed to disk, then given its name by an atomic ``os.replace``; so an
-interrupted save leaves the previous model as it was.  Where ``O_TMPFILE`` is
-not available a named temporary file is used, and a later save removes those
-that a killed save left.
+flushed to disk, then named ``.matcalc-save-*`` and moved over
+``model.npz`` by an atomic ``os.replace``; so an interrupted save leaves the
+previous model as it was.  Only a kill in the microseconds between naming and
+moving (or, where ``O_TMPFILE`` is not available, during the write) leaves a
+``.matcalc-save-*`` file; the next save into that folder removes it.
 
 Beside it, ``model.json`` (a readable copy of the metadata, tagged with the
 same ``save_id``) and, with matplotlib, ``loss_curve.png`` are written the
