@@ -21,6 +21,15 @@ from matcalc.train.runner import load_model
 sklearn = pytest.importorskip("sklearn")
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """SciPy's L-BFGS-B calls BLAS on tiny vectors; a second BLAS thread on a busy machine makes it 40 times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Checks deliberately not passed, and why (the same list is in the README's Training section).

@@ -20,6 +20,15 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """SciPy's L-BFGS-B calls BLAS on tiny vectors; a second BLAS thread on a busy machine makes it 40 times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
