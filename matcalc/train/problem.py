@@ -37,8 +37,11 @@ def with_bias(block: np.ndarray, mean: np.ndarray, scale: np.ndarray, dtype) -> 
     """``(p+1) x b``: the standardized block, transposed, with a last row of ones (Fortran order, no copy of it)."""
     b, p = block.shape
     out = np.empty((b, p + 1), dtype=dtype)
-    np.subtract(block, mean, out=out[:, :p], casting="unsafe")
-    out[:, :p] /= scale
+    if not mean.any() and (scale == 1).all():  # standardize=False: a copy beside the ones, nothing to compute
+        np.copyto(out[:, :p], block, casting="unsafe")
+    else:
+        np.subtract(block, mean, out=out[:, :p], casting="unsafe")
+        out[:, :p] /= scale
     out[:, p] = 1
     return out.T
 
