@@ -203,7 +203,7 @@ else:
                 fh.seek(a * p * 4)
                 out = np.fromfile(fh, dtype=np.float32, count=(b - a) * p).reshape(b - a, p)
             return out[(slice(None),) + tuple(key[1:])] if isinstance(key, tuple) else out
-    X = da.from_array(Reader(), chunks=(250000, p), asarray=False)
+    X = da.from_array(Reader(), chunks=(100000, p), asarray=False)
     dask.config.set(scheduler="threads", num_workers=2)
 t = time.perf_counter()
 m = matcalc.LogisticClassifier(max_iter={max_iter}, tol=1e-4).fit(X, y)

@@ -41,7 +41,7 @@ def with_bias(block: np.ndarray, mean: np.ndarray, scale: np.ndarray, dtype) -> 
         np.copyto(out[:, :p], block, casting="unsafe")
     else:
         np.subtract(block, mean, out=out[:, :p], casting="unsafe")
-        out[:, :p] /= scale
+        out[:, :p] *= 1 / scale
     out[:, p] = 1
     return out.T
 

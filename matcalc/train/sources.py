@@ -30,6 +30,7 @@ float32 values of 1e19 and more do not overflow.
 from __future__ import annotations
 
 import mmap
+import os
 from typing import Callable, Optional
 
 import numpy as np
@@ -140,14 +141,29 @@ class DaskSource(Source):
 
         blocks = self.X.to_delayed().ravel()
         tasks = [dask.delayed(fn)(blk, *(s[a:b] for s in per_sample)) for blk, (a, b) in zip(blocks, self._ranges)]
-        if self.client is not None:
-            parts = self.client.gather(self.client.compute(tasks))
-        else:
-            parts = dask.compute(*tasks)
-        total = list(parts[0])
-        for out in parts[1:]:
-            total = [t + o for t, o in zip(total, out)]
+        total = None
+        # in waves of one block per worker thread: the scheduler would otherwise read ahead far more
+        # blocks than it can reduce, and hold them all in memory
+        wave = self._threads()
+        for i in range(0, len(tasks), wave):
+            if self.client is not None:
+                parts = self.client.gather(self.client.compute(tasks[i:i + wave]))
+            else:
+                parts = dask.compute(*tasks[i:i + wave])
+            for out in parts:
+                total = list(out) if total is None else [t + o for t, o in zip(total, out)]
         return total
+
+    def _threads(self) -> int:
+        if self.client is not None:
+            try:
+                return max(1, sum(self.client.nthreads().values()))
+            except Exception:  # pragma: no cover - a client without workers yet
+                return 1
+        import dask
+
+        workers = dask.config.get("num_workers", None)
+        return max(1, int(workers) if workers else (os.cpu_count() or 1))
 
 
 def is_dask(X) -> bool:
@@ -182,9 +198,13 @@ class _Sum:
         self.shift, self.unit = shift, unit
 
     def __call__(self, block, s=None):
-        z = block.astype(np.float64) / self.unit - self.shift
-        w = np.ones(len(z)) if s is None else np.asarray(s, dtype=np.float64).reshape(-1)
-        return (w @ z, w @ (z * z), float(w.sum()))
+        z = block.astype(np.float64)
+        z /= self.unit
+        z -= self.shift
+        if s is None:
+            return (z.sum(axis=0), np.einsum("ij,ij->j", z, z), float(len(z)))
+        w = np.asarray(s, dtype=np.float64).reshape(-1)
+        return (w @ z, np.einsum("i,ij,ij->j", w, z, z), float(w.sum()))
 
 
 def _nonfinite(block) -> int:
