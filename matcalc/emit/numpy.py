@@ -81,6 +81,10 @@ class Names:
             return "(" + "*".join(self.dim(a) for a in d.args) + ")"
         if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
             return "(" + "*".join([self.dim(d.base)] * int(d.exp)) + ")"
+        if isinstance(d, int):
+            return str(d)
+        if isinstance(d, sympy.Add):  # an exponent such as k - 1
+            return "(" + " + ".join(self.dim(a) for a in d.args) + ")"
         raise PrinterError(f"cannot compile the dimension {d}")
 
 
@@ -175,7 +179,7 @@ EMITTERS: dict[type, Callable] = {
     E.Kron: lambda e, c: f"_kron(xp, {c(e.args[0])}, {c(e.args[1])})",
     E.Transpose: lambda e, c: f"{c(e.args[0])}.T",
     E.Inverse: lambda e, c: f"xp.linalg.inv({c(e.args[0])})",
-    E.MatPow: lambda e, c: f"xp.linalg.matrix_power({c(e.args[0])}, {e.args[1]})",
+    E.MatPow: lambda e, c: f"xp.linalg.matrix_power({c(e.args[0])}, {c.names.dim(e.args[1])})",
     E.Power: _power,
     E.Apply: _apply,
     E.Det: lambda e, c: f"xp.linalg.det({c(e.arg)})",
@@ -187,6 +191,7 @@ EMITTERS: dict[type, Callable] = {
     E.Diag: lambda e, c: f"_diagflat(xp, {c(e.arg)})",
     E.DiagOf: lambda e, c: f"_diag_of(xp, {c(e.arg)})",
     E.Vec: lambda e, c: f"_vec(xp, {c(e.arg)})",
+    E.Unvec: lambda e, c: f"_unvec(xp, {c(e.arg)}, {c.names.dim(e.rows)}, {c.names.dim(e.cols)})",
     E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)})",
     E.LogSumExp: lambda e, c: f"_logsumexp(xp, {c(e.arg)})",
 }
@@ -231,6 +236,11 @@ def _dims_needed(outputs, variables) -> list:
     syms = {s for v in variables if "dimension" not in v.assume for d in v.shape for s in d.free_symbols}
     syms |= {s for e in outputs for n in E.walk(e) for d in n.shape for s in d.free_symbols}
     syms |= {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
+    nodes = [n for e in outputs for n in E.walk(e)]
+    syms |= {sympy.Symbol(n.name, integer=True, positive=True) for n in nodes
+             if isinstance(n, E.Var) and "dimension" in n.assume}
+    syms |= {s for n in nodes if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
+             for s in n.args[1].free_symbols}
     return sorted(syms, key=str)
 
 

@@ -189,6 +189,12 @@ def _vec(xp, a):
 ''')
 
 _helper('''
+def _unvec(xp, a, rows, cols):
+    """The rows x cols matrix whose column-major vec is the column a."""
+    return xp.reshape(a, (cols, rows)).T
+''')
+
+_helper('''
 def _diag_of(xp, a):
     """The diagonal of a square matrix as a column."""
     if xp is np:
