@@ -42,7 +42,7 @@ from .data import DataError, check_features, check_labels, not_fitted, warn
 from .losses import TWICE_DIFFERENTIABLE, Objective, probabilities
 from .optim import sgd
 from .params import SVM_LOSSES, Params
-from .problem import Problem, with_bias
+from .problem import Problem
 from .solvers import lbfgs, newton_cg
 from .sources import InMemory, is_dask, is_sparse, source
 
@@ -225,7 +225,7 @@ class _LinearClassifier(Params):
         return self
 
     def _reporter(self, callback):
-        verbose, max_iter = self.verbose, self.max_iter
+        verbose = self.verbose
 
         def report(it, total, loss):
             if verbose:
@@ -275,10 +275,12 @@ class _LinearClassifier(Params):
                 raise DataError("early_stopping needs X in memory (not a memmap, sparse or Dask array)")
             train, held = _validation_split(index, self.validation_fraction, rng)
 
-            def score(W):
+            def held_out_accuracy(W):
                 S = W.T @ problem.Xb[:, held] if self._binary else W @ problem.Xb[:, held]
                 pred = (S[0] > 0).astype(int) if self._binary else np.argmax(S, axis=0)
                 return float(np.mean(pred == index[held]))
+
+            score = held_out_accuracy
 
         def objective(W):
             return problem.value_and_grad(W, mask)[0] + problem.l1_value(W, mask)

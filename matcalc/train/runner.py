@@ -11,12 +11,8 @@ the work and every message is here.
 
 from __future__ import annotations
 
-import json
 import numbers
-import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, TextIO
