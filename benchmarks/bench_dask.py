@@ -9,7 +9,8 @@ X is 10^7 samples x 100 features, float32 (4 GB), stored on disk; the compiled g
 each in a fresh process, which reports its time and its peak resident memory.  The Dask graph is
 checked to stay chunked (no rechunk; one task per chunk at each step) and the two results compared.
 
-Run:  python benchmarks/bench_dask.py [--n 10000000] [--chunk 100000] [--threads 1] [--dir /tmp] [--keep]
+Run:  python benchmarks/bench_dask.py [--n 10000000] [--chunk 100000] [--threads 1] [--numpy-threads 2]
+                                      [--workers 2] [--dir /tmp] [--keep]
 
 Mind the memory: the NumPy run holds X (4 GB), Y (0.4 GB) and the k x n intermediates.
 """
@@ -98,6 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk", type=int, default=10**5)
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads per task")
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="Dask threads")
+    ap.add_argument("--numpy-threads", type=int, help="BLAS threads of the NumPy run (default: --threads)")
     ap.add_argument("--dir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true", help="keep the data files")
     ap.add_argument("--run", choices=["numpy", "dask"], help=argparse.SUPPRESS)
@@ -119,15 +121,17 @@ def main(argv=None) -> int:
               f"{args.threads} BLAS thread(s); Dask threaded scheduler with {args.workers} workers")
         res = {}
         for kind in ("dask", "numpy"):
+            threads = args.numpy_threads if kind == "numpy" and args.numpy_threads else args.threads
             out = subprocess.run([sys.executable, __file__, "--run", kind, "--path", str(path), "--n", str(args.n),
-                                  "--chunk", str(args.chunk), "--threads", str(args.threads),
+                                  "--chunk", str(args.chunk), "--threads", str(threads),
                                   "--workers", str(args.workers)], capture_output=True, text=True)
             if out.returncode:
                 print(out.stderr)
                 return 1
             t, peak, dt, typ, tasks = out.stdout.split()
             res[kind] = (float(t), float(peak))
-            print(f"{kind:>6}: {float(t):7.2f} s, peak RSS {float(peak):7.0f} MB, result {dt} {typ}"
+            print(f"{kind:>6}: {float(t):7.2f} s, peak RSS {float(peak):7.0f} MB, result {dt} {typ}, "
+                  f"{threads} BLAS thread(s)" + (f" x {args.workers} Dask workers" if kind == "dask" else "")
                   + (f", {tasks} tasks ({out.stderr.strip()})" if kind == "dask" else ""))
         Gd, Gn = np.load(path / "G_dask.npy"), np.load(path / "G_numpy.npy")
         agree = np.allclose(Gd, Gn, rtol=1e-3, atol=1e-4 * np.abs(Gn).max())

@@ -37,6 +37,7 @@ CASES = [
     ("(1/N)*norm2(y - X*theta)^2", "theta", {"X": ("N", "p")}, None),
     ("sum(exp(a*x))", "a", {"a": ()}, None),  # a scalar variable
     ("sum(logsumexp(W*X))", "W", None, None),
+    ("sum(softplus(-X'*W))", "W", {"W": ("p", "k")}, None),
     ("sum(sigmoid(X'*w).*y)", "w", {"X": ("p", "n")}, None),
 ]
 
@@ -123,6 +124,17 @@ def test_bad_calls(bad, message):
         bad()
 
 
+@pytest.mark.parametrize("call,message", [
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((5, 6)), Y=np.ones((3, 6))), "X: expected shape"),
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((4, 6))), "missing 1 required"),
+    (lambda f: f(W=np.ones((3, 4, 1)), X=np.ones((4, 6)), Y=np.ones((3, 6))), "expected a matrix or vector"),
+])
+def test_bad_arrays_get_one_line(call, message):
+    fn = matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        call(fn)
+
+
 def test_linear_function_has_zero_hvp():
     fn = matcalc.hvp("sum(A*x)", "x")
     out = fn(np.ones((3, 1)), A=np.ones((2, 3)), x=np.ones((3, 1)))
@@ -205,6 +217,8 @@ CHAINS = [
               E.kron(G, I3)), "_kron("),
     (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(K)),
               E.transpose(E.kron(F, I3))), "_kron("),
+    (E.matmul(E.kron(I3, F), E.diag(E.vec(E.var("R", 4, 3))), E.kron(I3, G)), "_kron("),
+    (E.matmul(E.kron(I3, F), E.diag(E.var("r", 12)), E.kron(I3, E.transpose(F))), "_kron("),
     # a transposed sum holding structure, distributed
     (E.matmul(E.kron(F, I3), E.diag(E.vec(K)),
               E.transpose(E.add(E.kron(F, I3), E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)))))),
@@ -241,30 +255,47 @@ def test_logistic_hessian_never_forms_n_by_n():
 # -- standalone source ---------------------------------------------------------------------------
 
 
-def test_source_runs_with_only_numpy(tmp_path):
-    """The exported file runs in a fresh interpreter where neither matcalc nor array-api-compat imports."""
-    fn = matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})
-    path = tmp_path / "value_and_grad.py"
+# (builder, function name in the source, arguments as Python source, the same arguments here)
+STANDALONE = [
+    (lambda: matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}), "value_and_grad",
+     "W=W, X=X, Y=Y"),
+    (lambda: matcalc.hvp(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}), "hvp", "W, W=W, X=X, Y=Y"),
+    (lambda: matcalc.hessian(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}).to_numpy(), "derivative",
+     "W=W, X=X, Y=Y"),
+    (lambda: matcalc.hessian("sum(softplus(-X'*W))", "W", shapes={"W": ("p", "k")}).to_numpy(), "derivative",
+     "W=W[:1].T, X=X"),
+]
+
+
+@pytest.mark.parametrize("build,name,call", STANDALONE)
+def test_source_runs_with_only_numpy(tmp_path, build, name, call):
+    """The exported file runs in a fresh interpreter where matcalc, array-api-compat and SciPy do not import."""
+    fn = build()
+    path = tmp_path / "compiled.py"
     path.write_text(fn.source)
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["matcalc"] = None
-        sys.modules["array_api_compat"] = None
-        exec(open({str(path)!r}).read())
+    setup = textwrap.dedent("""
         import numpy as np
         rng = np.random.default_rng(0)
         W, X = rng.normal(size=(3, 4)), rng.normal(size=(4, 6))
         Y = np.eye(3)[:, [0, 1, 2, 0, 1, 1]]
-        v, g = value_and_grad(W=W, X=X, Y=Y)
-        print(repr(float(v)), *g.ravel().tolist())
+    """)
+    script = textwrap.dedent(f"""
+        import sys
+        for blocked in ("matcalc", "array_api_compat", "scipy"):
+            sys.modules[blocked] = None
+        exec(open({str(path)!r}).read())
+    """) + setup + textwrap.dedent(f"""
+        out = {name}({call})
+        parts = out if isinstance(out, tuple) else (out,)
+        print(*np.concatenate([np.ravel(o) for o in parts]).tolist())
     """)
     out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    rng = np.random.default_rng(0)
-    W, X = rng.normal(size=(3, 4)), rng.normal(size=(4, 6))
-    Y = np.eye(3)[:, [0, 1, 2, 0, 1, 1]]
-    v, g = fn(W=W, X=X, Y=Y)
-    assert [float(t) for t in out.stdout.split()] == [float(v), *g.ravel().tolist()]
+    env: dict = {}
+    exec(setup, env)  # the same arrays here
+    ref = eval(f"fn({call})", {"fn": fn, **env})  # the test's own call text, not user input
+    ref = np.concatenate([np.ravel(r) for r in (ref if isinstance(ref, tuple) else (ref,))])
+    assert np.allclose([float(t) for t in out.stdout.split()], ref, rtol=1e-12, atol=1e-14)
 
 
 def test_source_carries_only_the_helpers_it_uses():

@@ -2,7 +2,7 @@
 
 A chain ``F1 F2 ... Fm`` is planned by dynamic programming over its intervals (the classic
 matrix-chain order), with structured factors applied to their dense neighbour instead of being
-materialised.  Each structure is one named rule in ``STRUCTURES``:
+materialised.  Each structure is one rule in the table ``STRUCTURES``:
 
 * ``diag``: ``diag(v) M`` is ``v .* M`` and ``M diag(v)`` is ``M .* v'`` (so ``diag(vec(S)) vec(V)``
   is the Hadamard product ``vec(S .* V)``);
@@ -16,7 +16,8 @@ and ``X diag(v) X'`` is computed once, exactly symmetric (``_xdxt``).  Two sandw
 Hessians of column-wise functions (softmax) produce are applied block by block, never as the
 (pk) x (nk) Kronecker products they are written with:
 
-* ``kron(A, I) diag(vec(S)) kron(B, I)``: block (i, i) is ``A diag(S[i, :]) B``, the others 0;
+* ``kron(A, I) diag(vec(S)) kron(B, I)``: block (i, i) is ``A diag(S[i, :]) B``, the others 0
+  (and ``kron(I, A) diag(vec(S)) kron(I, B)`` is block diagonal with blocks ``A diag(S[:, j]) B``);
 * ``kron(A, I) diag(vec(S)) kron(I, 1) diag(vec(T)) kron(B, I)``: one product of the face-splitting
   matrices ``[A[c, :] .* S[i, :]]`` and ``[B[:, d] .* T[j, :]']``.
 
@@ -77,25 +78,79 @@ class Sizes:
         return self.cache[d]
 
 
-def _apply_cost(s: Structure, side: str, shape: tuple, est: Sizes) -> float:
-    """Estimated work of applying structure ``s`` to a dense r x c operand (``side``: where s stands)."""
-    r, c = (est(shape[0]), est(shape[1]))
-    size = r * c
-    if s.name == "identity":
-        return 0.0
-    if s.name != "kron":
-        return size
+# -- the structures: how each applies to a dense neighbour, and at what cost ----------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One structure: code for ``s @ m`` and ``m @ s`` (m dense code, rows x cols the product's shape),
+    and the estimated work of either on a dense operand of ``shape``."""
+
+    left: Callable
+    right: Callable
+    cost: Callable = lambda s, side, shape, est: est(shape[0]) * est(shape[1])
+
+
+def _kron_codes(a: E.Expr, b: E.Expr, c: Callable) -> tuple:
+    return tuple("None" if isinstance(x, E.Identity) else c(x) for x in (a, b))
+
+
+def _kron_left(s, m, rows, cols, c):
+    """kron(A, B) M: vec(B X A') column by column (identity factors skipped)."""
+    a, b = s.parts
+    ca, cb = _kron_codes(a, b, c)
+    return f"_kron_apply(xp, {ca}, {cb}, {c.names.dim(a.cols)}, {c.names.dim(b.cols)}, {m})"
+
+
+def _kron_right(s, m, rows, cols, c):
+    """M kron(A, B) = (kron(A', B') M')'."""
+    a, b = s.parts
+    ca, cb = _kron_codes(E.transpose(a), E.transpose(b), c)
+    return f"_kron_apply(xp, {ca}, {cb}, {c.names.dim(a.rows)}, {c.names.dim(b.rows)}, ({m}).T).T"
+
+
+def _kron_cost(s, side, shape, est) -> float:
+    """A copy of the operand and the two small products (none for an identity factor)."""
+    r, cl = est(shape[0]), est(shape[1])
     a, b = s.parts
     (ma, na), (mb, nb) = (est(a.rows), est(a.cols)), (est(b.rows), est(b.cols))
-    other = c if side == "left" else r
+    other = cl if side == "left" else r
     if side == "right":  # m @ kron(A, B) = (kron(A', B') m')'
         ma, na, mb, nb = na, ma, nb, mb
-    cost = size
+    cost = r * cl
     if not isinstance(b, E.Identity):
         cost += na * mb * nb * other
     if not isinstance(a, E.Identity):
         cost += ma * na * mb * other
     return cost
+
+
+def _ones_left(s, m, rows, cols, c):
+    """1 M: the column sums, broadcast to the rows of 1."""
+    out = f"xp.sum({m}, axis=0, keepdims=True)"
+    return out if rows == 1 else f"xp.broadcast_to({out}, ({c.names.dim(rows)}, {c.names.dim(cols)}))"
+
+
+def _ones_right(s, m, rows, cols, c):
+    """M 1: the row sums, broadcast to the columns of 1."""
+    out = f"xp.sum({m}, axis=1, keepdims=True)"
+    return out if cols == 1 else f"xp.broadcast_to({out}, ({c.names.dim(rows)}, {c.names.dim(cols)}))"
+
+
+STRUCTURES: dict[str, Rule] = {
+    "diag": Rule(lambda s, m, rows, cols, c: f"({c(s.parts[0])} * {m})",
+                 lambda s, m, rows, cols, c: f"({m} * {c(s.parts[0])}.T)"),
+    "kron": Rule(_kron_left, _kron_right, _kron_cost),
+    "commutation": Rule(
+        lambda s, m, rows, cols, c: f"_commutation_apply(xp, {c.names.dim(s.parts[0])}, {c.names.dim(s.parts[1])}, {m})",
+        lambda s, m, rows, cols, c: f"_commutation_apply(xp, {c.names.dim(s.parts[1])}, {c.names.dim(s.parts[0])}, {m}.T).T"),
+    "identity": Rule(lambda s, m, rows, cols, c: m, lambda s, m, rows, cols, c: m, lambda s, side, shape, est: 0.0),
+    "ones": Rule(_ones_left, _ones_right),
+}
+
+
+def _apply_cost(s: Structure, side: str, shape: tuple, est: Sizes) -> float:
+    return STRUCTURES[s.name].cost(s, side, shape, est)
 
 
 def _materialise_cost(s: Structure, est: Sizes) -> float:
@@ -125,12 +180,29 @@ def _kron_eye(s: Structure | None):
     return None
 
 
+def _eye_kron(s: Structure | None):
+    """A of a structure kron(I_k, A) (A not an identity), with k; else None."""
+    if s is None or s.name != "kron":
+        return None
+    a, b = s.parts
+    if isinstance(a, E.Identity) and not isinstance(b, E.Identity):
+        return b, a.rows
+    return None
+
+
 def _sandwich(chain, st, i, length) -> tuple | None:
-    """("diag", A, v, B) for kron(A, I) diag(v) kron(B, I) at chain[i:i+3]; ("rank", A, v, w, B) for
-    kron(A, I) diag(v) kron(I, 1) diag(w) kron(B, I) at chain[i:i+5]; else None."""
+    """("diag", A, v, B) for kron(A, I) diag(v) kron(B, I) at chain[i:i+3]; ("blocks", A, v, B) for
+    kron(I, A) diag(v) kron(I, B); ("rank", A, v, w, B) for kron(A, I) diag(v) kron(I, 1) diag(w)
+    kron(B, I) at chain[i:i+5]; else None."""
     left = _kron_eye(st[i])
     if left is None:
-        return None
+        eleft = _eye_kron(st[i])
+        if length != 3 or eleft is None or st[i + 1] is None or st[i + 1].name != "diag" or i + 2 >= len(chain):
+            return None
+        eright = _eye_kron(st[i + 2])
+        if eright is None or eright[1] != eleft[1]:
+            return None
+        return "blocks", eleft[0], st[i + 1].parts[0], eright[0]
     j = i + length - 1
     if length not in (3, 5) or j >= len(chain) or any(x is None or x.name != "diag" for x in st[i + 1:j:2]):
         return None
@@ -149,7 +221,7 @@ def _sandwich(chain, st, i, length) -> tuple | None:
 def _sandwich_cost(sw, est: Sizes) -> float:
     a, b = sw[1], sw[-1]
     p, n, q, k = est(a.rows), est(a.cols), est(b.cols), est(sw[2].rows) / est(a.cols)
-    return k * p * n * q if sw[0] == "diag" else 2 * p * k * n * q * k
+    return k * p * n * q if sw[0] != "rank" else 2 * p * k * n * q * k
 
 
 def plan(chain: list, est: Sizes) -> dict:
@@ -191,43 +263,6 @@ def plan(chain: list, est: Sizes) -> dict:
     return best
 
 
-def _left(s: Structure, m: str, rows, cols, c: Callable) -> str:
-    """Code for ``s @ m`` (m dense, of cols columns; rows are those of s)."""
-    dim = c.names.dim
-    if s.name == "identity":
-        return m
-    if s.name == "diag":
-        return f"({c(s.parts[0])} * {m})"
-    if s.name == "commutation":
-        return f"_commutation_apply(xp, {dim(s.parts[0])}, {dim(s.parts[1])}, {m})"
-    if s.name == "ones":
-        out = f"xp.sum({m}, axis=0, keepdims=True)"
-        return out if rows == 1 else f"xp.broadcast_to({out}, ({dim(rows)}, {dim(cols)}))"
-    a, b = s.parts
-    ca = "None" if isinstance(a, E.Identity) else c(a)
-    cb = "None" if isinstance(b, E.Identity) else c(b)
-    return f"_kron_apply(xp, {ca}, {cb}, {dim(a.cols)}, {dim(b.cols)}, {m})"
-
-
-def _right(s: Structure, m: str, rows, cols, c: Callable) -> str:
-    """Code for ``m @ s`` (m dense, of rows rows; cols are those of s)."""
-    dim = c.names.dim
-    if s.name == "identity":
-        return m
-    if s.name == "diag":
-        return f"({m} * {c(s.parts[0])}.T)"
-    if s.name == "commutation":
-        return f"_commutation_apply(xp, {dim(s.parts[1])}, {dim(s.parts[0])}, {m}.T).T"
-    if s.name == "ones":
-        out = f"xp.sum({m}, axis=1, keepdims=True)"
-        return out if cols == 1 else f"xp.broadcast_to({out}, ({dim(rows)}, {dim(cols)}))"
-    a, b = s.parts
-    at, bt = E.transpose(a), E.transpose(b)
-    ca = "None" if isinstance(at, E.Identity) else c(at)
-    cb = "None" if isinstance(bt, E.Identity) else c(bt)
-    return f"_kron_apply(xp, {ca}, {cb}, {dim(a.rows)}, {dim(b.rows)}, ({m}).T).T"
-
-
 def _materialise(s: Structure, c: Callable) -> str:
     """The structure built as a dense array (its node's own emitter: shared with any other use of it)."""
     return c(s.node)
@@ -243,9 +278,11 @@ def _unvec(v: E.Expr, k, c: Callable) -> str:
 def _emit_sandwich(sw, c: Callable) -> str:
     a, b = sw[1], sw[-1]
     k = sw[2].rows / a.cols
-    sym = b == E.transpose(a) and (sw[0] == "diag" or sw[2] == sw[3])
+    sym = b == E.transpose(a) and (sw[0] != "rank" or sw[2] == sw[3])
     if sw[0] == "diag":
         return f"_kron_diag_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {c(b)}, {sym})"
+    if sw[0] == "blocks":
+        return f"_eye_kron_sandwich(xp, {c(a)}, {_unvec(sw[2], a.cols, c)}, {c(b)}, {sym})"
     return f"_kron_rank_sandwich(xp, {c(a)}, {_unvec(sw[2], k, c)}, {_unvec(sw[3], k, c)}, {c(b)}, {sym})"
 
 
@@ -266,7 +303,13 @@ MAX_TERMS = 8
 
 def lower(e: E.Expr, memo: dict | None = None) -> E.Expr:
     """Push transposes into sums and products that hold structure, and distribute products over sums
-    that hold structure (at most ``MAX_TERMS`` terms), so that every chain shows its structure."""
+    that hold structure (at most ``MAX_TERMS`` terms), so that every chain shows its structure.
+
+    >>> from matcalc.emit.text import to_text
+    >>> A, B, C, M = E.var("A", 2, 3), E.var("B", 4, 5), E.var("C", 8, 15), E.var("M", 10, 15)
+    >>> print(to_text(lower(E.matmul(M, E.transpose(E.add(E.kron(A, B), C))))))
+    M*kron(A, B)' + M*C'
+    """
     memo = {} if memo is None else memo
     if e in memo:
         return memo[e]
@@ -293,7 +336,8 @@ def lower(e: E.Expr, memo: dict | None = None) -> E.Expr:
 
 
 def emit_chain(chain: list, c: Callable) -> str:
-    """Code for the product of ``chain`` (non-scalar factors), by the cheapest plan."""
+    """Code for the product of ``chain`` (non-scalar factors), by the cheapest plan; ``c`` emits a node
+    and carries ``c.names`` (the compiled function's names) and ``c.sizes`` (a :class:`Sizes`)."""
     best = plan(chain, c.sizes)
     st = [structure(f) for f in chain]
 
@@ -308,9 +352,9 @@ def emit_chain(chain: list, c: Callable) -> str:
         side, k = how
         rows, mid, cols = chain[i].rows, chain[k].cols, chain[j].cols
         if side == "left" and k == i and st[i] is not None:
-            return _left(st[i], gen(k + 1, j), rows, cols, c)
+            return STRUCTURES[st[i].name].left(st[i], gen(k + 1, j), rows, cols, c)
         if side == "right" and k + 1 == j and st[j] is not None:
-            return _right(st[j], gen(i, k), rows, cols, c)
+            return STRUCTURES[st[j].name].right(st[j], gen(i, k), rows, cols, c)
         return f"({gen(i, k)} @ {gen(k + 1, j)})"
 
     return gen(0, len(chain) - 1)

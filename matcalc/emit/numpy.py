@@ -33,8 +33,9 @@ from typing import Callable
 import sympy
 
 from .. import expr as E
+from ..errors import MatcalcError
 from ..functions import FUNCTIONS
-from .chains import Sizes, emit_chain, lower
+from .chains import Sizes, emit_chain, lower, structure
 from .runtime import HEADER, helpers_for
 from .text import PrinterError
 
@@ -96,10 +97,34 @@ def _num(v) -> str:
     return repr(float(v))
 
 
+def fresh(node: E.Expr, c: Callable) -> bool:
+    """Is the code of ``node`` a new array that nothing else refers to (so NumPy may overwrite it)?
+
+    A softmax, log-sum-exp, elementwise function or Hadamard product computed once, or a product of
+    dense factors only (a structured one may hand back an operand unchanged)."""
+    if c.counts[node] > 1 or node.is_scalar:
+        return False
+    if isinstance(node, (E.Softmax, E.LogSumExp, E.Apply)):
+        return True
+    if isinstance(node, E.Hadamard):
+        return len(node.args) > 1
+    if isinstance(node, E.MatMul):
+        chain = [f for f in node.args if not f.is_scalar]
+        return len(chain) > 1 and all(structure(f) is None for f in chain)
+    return False
+
+
 def _add(e: E.Add, c: Callable) -> str:
-    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion."""
+    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion;
+    a fresh full-size first term of two takes the other in place (one array less, as by hand)."""
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
+    a, b = e.args[0], e.args[-1]
+    if len(e.args) == 2 and a.shape == e.shape and not isinstance(b, E.Ones) and fresh(a, c):
+        neg = isinstance(b, E.MatMul) and isinstance(b.args[0], E.Const) and b.args[0].value < 0
+        if neg:
+            return f"_isub(xp, {c(a)}, {c(E.matmul(E.const(-b.args[0].value), *b.args[1:]))})"
+        return f"_iadd(xp, {c(a)}, {c(b)})"
     out = []
     # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
     full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
@@ -191,12 +216,16 @@ EMITTERS: dict[type, Callable] = {
     E.Diag: lambda e, c: f"_diagflat(xp, {c(e.arg)})",
     E.DiagOf: lambda e, c: f"_diag_of(xp, {c(e.arg)})",
     E.Vec: lambda e, c: f"_vec(xp, {c(e.arg)})",
-    E.Unvec: lambda e, c: f"_unvec(xp, {c(e.arg)}, {c.names.dim(e.rows)}, {c.names.dim(e.cols)})",
-    E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)})",
+    E.Unvec: lambda e, c: f"_unvec(xp, {c(e.args[0])}, {c.names.dim(e.rows)}, {c.names.dim(e.cols)})",
+    E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)}{', True' if fresh(e.arg, c) else ''})",
     E.LogSumExp: lambda e, c: f"_logsumexp(xp, {c(e.arg)})",
 }
 
 _CHEAP = (E.Var, E.Const)
+
+
+class InputError(MatcalcError):
+    """Arrays that do not fit a compiled function: a wrong shape, a missing name, mixed libraries."""
 
 
 @dataclass
@@ -215,17 +244,25 @@ class Compiled:
     renamed: dict = field(default_factory=dict)  # variable name -> its name in the code, where they differ
     shapes: tuple = ()  # the shape of every output, when there are several
     checker: Callable | None = field(default=None, repr=False)  # what .verify() runs
+    input_error: type = field(default=ValueError, repr=False)  # the generated code's own error for bad arrays
 
     def __call__(self, *args, **kwargs):
         if self.renamed:
             kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
-        return self.fn(*args, **kwargs)
+        try:
+            return self.fn(*args, **kwargs)
+        except self.input_error as e:
+            raise InputError(str(e)) from None
+        except TypeError as e:  # a missing or unexpected argument name
+            if str(e).startswith(f"{self.fn.__name__}()"):
+                raise InputError(str(e).replace(f"{self.fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
+            raise
 
     def verify(self, **kwargs):
         """Check the compiled function against central finite differences in float64, at random
         non-square shapes; returns a report, raises :class:`matcalc.VerificationError` when wrong."""
         if self.checker is None:
-            raise PrinterError("this compiled function has no derivative to check it against")
+            raise MatcalcError("this compiled function has no derivative to check it against")
         return self.checker(**kwargs)
 
     def __repr__(self):
@@ -236,10 +273,9 @@ def _dims_needed(outputs, variables) -> list:
     syms = {s for v in variables if "dimension" not in v.assume for d in v.shape for s in d.free_symbols}
     syms |= {s for e in outputs for n in E.walk(e) for d in n.shape for s in d.free_symbols}
     syms |= {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
-    nodes = [n for e in outputs for n in E.walk(e)]
-    syms |= {sympy.Symbol(n.name, integer=True, positive=True) for n in nodes
+    syms |= {sympy.Symbol(n.name, integer=True, positive=True) for e in outputs for n in E.walk(e)
              if isinstance(n, E.Var) and "dimension" in n.assume}
-    syms |= {s for n in nodes if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
+    syms |= {s for e in outputs for n in E.walk(e) if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
              for s in n.args[1].free_symbols}
     return sorted(syms, key=str)
 
@@ -247,7 +283,16 @@ def _dims_needed(outputs, variables) -> list:
 def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
     """Compile several expressions into one function that returns them all, sharing their common
     subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
-    by position only (a Hessian-vector product's direction)."""
+    by position only (a Hessian-vector product's direction).
+
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> x = E.var("x", "n")
+    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
+    >>> value, grad = f(x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    """
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
     memo: dict = {}
     outputs = [lower(e, memo) for e in outputs]
@@ -273,6 +318,7 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
 
     c.names = names
     c.sizes = Sizes()
+    c.counts = counts
     bodies = [c(e) for e in outputs]
     arg_names = [names.vars[v.name] for v in arrays]
     npos = len([v for v in positional if "dimension" not in v.assume])
@@ -320,7 +366,7 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
                     shape=outputs[0].shape if len(outputs) == 1 else tuple(e.shape for e in outputs),
                     free_dims=tuple(free),
                     renamed={v.name: names.vars[v.name] for v in taken if names.vars[v.name] != v.name},
-                    shapes=tuple(e.shape for e in outputs))
+                    shapes=tuple(e.shape for e in outputs), input_error=namespace.get("InputShapeError", ValueError))
 
 
 def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:

@@ -60,8 +60,10 @@ def _dim(dims, name):
 
 _helper('''
 def _scalar(xp, a):
-    if isinstance(a, np.generic) or not hasattr(a, "shape"):
+    if isinstance(a, np.generic):
         return a
+    if not hasattr(a, "shape"):  # a Python number: NumPy's float, so that (-2.0) ** 0.5 is nan, not complex
+        return np.float64(a) if xp is np else xp.asarray(a, dtype=xp.float64)
     size = 1
     for d in a.shape:
         size *= d
@@ -137,10 +139,14 @@ def _zeros(xp, r, c, dt, dev):
 ''')
 
 _helper('''
-def _softmax(xp, z):
-    """Column-wise softmax, shifted by the column maximum."""
+def _softmax(xp, z, fresh=False):
+    """Column-wise softmax, shifted by the column maximum; NumPy overwrites a fresh z."""
     if xp is np:
-        e = z - z.max(axis=0, keepdims=True)
+        if fresh and z.flags.writeable:
+            z -= z.max(axis=0, keepdims=True)
+            e = z
+        else:
+            e = z - z.max(axis=0, keepdims=True)
         np.exp(e, out=e)
         e /= e.sum(axis=0, keepdims=True)
         return e
@@ -175,6 +181,24 @@ def _step(xp, z):
 ''')
 
 _helper('''
+def _isub(xp, a, b):
+    """a - b for a fresh array a: in place with NumPy when the dtype stays (one array less)."""
+    if xp is np and a.flags.writeable and np.result_type(a, b) == a.dtype:
+        a -= b
+        return a
+    return a - b
+''')
+
+_helper('''
+def _iadd(xp, a, b):
+    """a + b for a fresh array a: in place with NumPy when the dtype stays (one array less)."""
+    if xp is np and a.flags.writeable and np.result_type(a, b) == a.dtype:
+        a += b
+        return a
+    return a + b
+''')
+
+_helper('''
 def _sum_terms(*terms):
     total = terms[0]
     for t in terms[1:]:
@@ -189,9 +213,9 @@ def _vec(xp, a):
 ''')
 
 _helper('''
-def _unvec(xp, a, rows, cols):
-    """The rows x cols matrix whose column-major vec is the column a."""
-    return xp.reshape(a, (cols, rows)).T
+def _unvec(xp, v, r, c):
+    """The r x c matrix whose column-major vec is the column v."""
+    return xp.reshape(v, (c, r)).T
 ''')
 
 _helper('''
@@ -281,11 +305,13 @@ def _xdxt(xp, f, v):
     out = None
     for s in range(0, n, _BLOCK):
         fb, vb = f[:, s:s + _BLOCK], v[s:s + _BLOCK, 0]
-        for sign, cols in ((1.0, vb > 0), (-1.0, vb < 0)):
-            if not cols.any():
+        neg = vb < 0
+        parts = ((1.0, None),) if not neg.any() else ((1.0, vb > 0), (-1.0, neg))  # None: every column
+        for sign, cols in parts:
+            if cols is not None and not cols.any():
                 continue
-            whole = bool(cols.all())
-            a = np.multiply(fb if whole else fb[:, cols], np.sqrt(sign * (vb if whole else vb[cols])), order="C")
+            a = np.multiply(fb if cols is None else fb[:, cols], np.sqrt(sign * (vb if cols is None else vb[cols])),
+                            order="C")
             if out is None:
                 out = syrk(sign, a.T, trans=1)
             else:
@@ -305,6 +331,17 @@ def _kron_diag_sandwich(xp, a, s, b, sym):
     p, q = m.shape[0], m.shape[2]
     eye = _eye(xp, k, m.dtype, _device(xp, m))
     return xp.reshape(xp.reshape(m, (p, k, q, 1)) * xp.reshape(eye, (1, k, 1, k)), (p * k, q * k))
+''')
+
+_helper('''
+def _eye_kron_sandwich(xp, a, s, b, sym):
+    """kron(I_k, a) diag(vec(s)) kron(I_k, b), s n x k: block diagonal with blocks a diag(s[:, j]) b."""
+    k = s.shape[1]
+    blocks = [_xdxt(xp, a, s[:, j:j + 1]) if sym else (a * s[:, j:j + 1].T) @ b for j in range(k)]
+    m = xp.stack(blocks, axis=0)
+    p, q = m.shape[1], m.shape[2]
+    eye = _eye(xp, k, m.dtype, _device(xp, m))
+    return xp.reshape(xp.reshape(m, (k, p, 1, q)) * xp.reshape(eye, (k, 1, k, 1)), (k * p, k * q))
 ''')
 
 _helper('''
