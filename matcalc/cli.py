@@ -236,10 +236,11 @@ def cmd_train(args) -> int:
     """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
     from .train import runner
 
-    options = dict(loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
-                   lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol, standardize=args.standardize)
-    if args.batch_size is not None:  # only when given: batch_size=None asks for full-batch descent
-        options["batch_size"] = None if args.batch_size == FULL_BATCH else args.batch_size
+    options = dict(solver=args.solver, loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha,
+                   epochs=args.epochs, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol,
+                   standardize=args.standardize)
+    if args.batch_size is not None:  # only when given; FULL_BATCH ("full") asks the runner for full-batch descent
+        options["batch_size"] = args.batch_size
     result = runner.train_file(args.data, target=args.target, model=args.model, test_size=args.test_size,
                                seed=args.seed, out=args.out, **options)
     print(result.summary())
@@ -257,19 +258,24 @@ def _add_train_command(sub) -> None:
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
     p.add_argument("--alpha", type=float, help="elastic-net mixing: alpha*L1 + (1 - alpha)*L2")
-    p.add_argument("--epochs", type=int, help="passes over the training data (at most)")
+    p.add_argument("--solver", choices=("lbfgs", "newton-cg", "sgd"),
+                   help="lbfgs (default), newton-cg, or sgd (implied by --batch-size, --lr, --momentum)")
+    p.add_argument("--epochs", "--max-iter", dest="epochs", type=int,
+                   help="solver iterations at most (epochs for sgd)")
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
-                   help="minibatch size, or 'full' for full-batch gradient descent")
+                   help="SGD minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--lr-schedule", choices=("constant", "invscaling"),
                    help="constant, or invscaling: the step size decays as lr / (1 + step/100)^power_t")
     p.add_argument("--momentum", type=float, help="momentum of the SGD steps, in [0, 1)")
-    p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
+    p.add_argument("--tol", type=float, help="stopping tolerance: largest gradient entry (lbfgs, newton-cg), "
+                                             "relative improvement (sgd)")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the shuffling (default 0)")
-    p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
+    p.add_argument("--out", metavar="DIR", help="save model.npz (the model, written atomically), model.json and "
+                                                "loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
 
