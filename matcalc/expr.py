@@ -63,12 +63,14 @@ def fmt_shape(shape: Shape) -> str:
 class Expr:
     """Base of all nodes: ``args`` (children and parameters) and ``shape``."""
 
-    __slots__ = ("args", "shape", "_hash")
+    __slots__ = ("args", "shape", "_hash", "_repr", "_stats")
 
     def __init__(self, args: tuple, shape: Shape):
         self.args = args
         self.shape = shape
         self._hash = None
+        self._repr = None
+        self._stats = None  # (number of nodes, number of transposes) of the tree, see stats()
 
     # structural identity ------------------------------------------------
     def __hash__(self) -> int:
@@ -90,8 +92,12 @@ class Expr:
         return not self == other
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(a) for a in self.args)
-        return f"{type(self).__name__}({inner})"
+        # cached: simplification sorts by it, and a node is immutable
+        r = self._repr
+        if r is None:
+            inner = ", ".join(repr(a) for a in self.args)
+            r = self._repr = f"{type(self).__name__}({inner})"
+        return r
 
     # tree helpers -------------------------------------------------------
     @property
@@ -179,8 +185,31 @@ def shapes_note(variables: dict) -> str:
     )
 
 
+def stats(e: Expr) -> tuple:
+    """(nodes, transposes) of the tree under ``e``, counting a shared subtree each time it occurs.
+    Cached on the nodes, so that simplification can compare sizes without walking whole trees."""
+    if e._stats is not None:
+        return e._stats
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n._stats is not None:
+            continue
+        kids = n.children
+        if ready:
+            nodes, trans = 1, int(isinstance(n, Transpose))
+            for c in kids:
+                nodes += c._stats[0]
+                trans += c._stats[1]
+            n._stats = (nodes, trans)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c._stats is None)
+    return e._stats
+
+
 def size(e: Expr) -> int:
-    return sum(1 for _ in walk(e))
+    return stats(e)[0]
 
 
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ and evaluate without overflow.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from fractions import Fraction
 from typing import Callable
@@ -121,7 +122,7 @@ def transpose_symmetric(e: E.Transpose) -> E.Expr:
 
 
 def count_transposes(e: E.Expr) -> int:
-    return sum(1 for n in E.walk(e) if isinstance(n, E.Transpose))
+    return E.stats(e)[1]
 
 
 def transpose_push(e: E.Transpose) -> E.Expr:
@@ -137,7 +138,7 @@ def transpose_push(e: E.Transpose) -> E.Expr:
 
 def transpose_out_of_sum(e: E.Add) -> E.Expr:
     """A'B' + C'D' = (BA + DC)': one transpose instead of many (Cookbook 122: (AX^2 + XAX + X^2A)')."""
-    if e.is_scalar:
+    if e.is_scalar or count_transposes(e) < 2:
         return e
     flipped = E.add(*[flip(t) for t in e.args])
     if 1 + count_transposes(flipped) < count_transposes(e):
@@ -631,8 +632,10 @@ def sort_terms(e: E.Add) -> E.Expr:
 # -- elementwise polynomials -------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def _poly(e: E.Expr, shape) -> dict | None:
-    """e as {monomial: coefficient}; a monomial is a sorted tuple of (atom, exponent)."""
+    """e as {monomial: coefficient}; a monomial is a sorted tuple of (atom, exponent).
+    Memoised: each ancestor of a node asks again.  Callers never modify the dict they get."""
     if isinstance(e, E.Add):
         out: dict = {}
         for t in e.args:
