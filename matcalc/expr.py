@@ -82,11 +82,16 @@ class Expr:
     def __eq__(self, other) -> bool:
         if self is other:
             return True
-        return (
-            type(self) is type(other)
-            and hash(self) == hash(other)
-            and self.args == other.args
-        )
+        if type(self) is not type(other) or hash(self) != hash(other):
+            return False
+        if self.args is other.args:
+            return True
+        if self.args == other.args:
+            # equal nodes share one args tuple from now on, so that comparing them again is one identity
+            # check instead of a walk down both trees (nodes are immutable, so nothing else changes)
+            other.args = self.args
+            return True
+        return False
 
     def __ne__(self, other) -> bool:
         return not self == other

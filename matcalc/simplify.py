@@ -706,7 +706,9 @@ def expand_elementwise(e: E.Expr) -> E.Expr:
     """Expand and collect entrywise polynomials when that makes the expression smaller:
     y .* (1 - s) - (1 - y) .* s = y - s."""
     p = _poly(e, e.shape)
-    if p is None:
+    if p is None or len(p) > _terms(e):
+        return e
+    if sum(E.size(a) for m in p for a, _ in m) >= E.size(e):  # the atoms alone are no smaller: keep e
         return e
     new = _unpoly(p, e.shape)
     # accept only when it is smaller and has no more terms: (1 - a)*2*W stays factored
