@@ -108,8 +108,11 @@ def _dim_spec(d):
 def _declared_shapes(variables: dict) -> dict:
     """Shapes to declare when parsing a claim about a function with these variables."""
     out = {}
+    carried = {str(s) for v in variables.values() if "dimension" not in v.assume for d in v.shape for s in d.free_symbols}
     for name, v in variables.items():
         if "dimension" in v.assume:
+            if name not in carried:  # a size only eye(p) gives: a scalar in the claim, bound to the size
+                out[name] = (1, 1)
             continue
         if all(d.is_Integer or d.is_Symbol for d in v.shape):
             out[name] = (_dim_spec(v.rows), _dim_spec(v.cols))

@@ -29,7 +29,7 @@ FUNCTION_ARITY = {
     **{f: 1 for f in ELEMENTWISE},
     **{f: 1 for f in TO_SCALAR},
     "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
-    "kron": 2, "vec": 1, "commutation": 2,
+    "kron": 2, "vec": 1, "commutation": 2, "unvec": 3,
 }
 SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
@@ -375,6 +375,13 @@ class _Inferrer:
             if f == "eye":
                 return (ds[0], ds[0])
             return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
+        if f == "unvec":  # unvec(v, r, c): the r x c matrix whose vec is the column v
+            t = self.infer(args[0])
+            r, c = self._dim_arg(n, args[1]), self._dim_arg(n, args[2])
+            self.unify(t[1], _one(), n, "unvec of a non-column", (args[0], t))
+            self.unify(t[0], _prod(r, c), n, f"unvec to {args[1].src(self.text).strip()}x{args[2].src(self.text).strip()}",
+                       (args[0], t))
+            return (r, c)
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -458,10 +465,13 @@ def _names(tree: Node) -> list:
         if n.kind == "name":
             if n.value not in out:
                 out.append(n.value)
-        elif n.kind == "call" and n.value in ("eye", "commutation"):
-            for a in n.args:
+        elif n.kind == "call" and n.value in ("eye", "commutation", "unvec"):
+            sizes = n.args[1:] if n.value == "unvec" else n.args  # unvec(v, r, c): r and c are sizes
+            for a in sizes:
                 if a.kind == "name":
                     dims.add(a.value)
+            if n.value == "unvec":
+                stack.append(n.args[0])
             continue
         stack.extend(reversed(n.args))
     return out, dims
@@ -722,6 +732,9 @@ class _Builder:
         if f == "commutation":
             ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args]
             return E.commutation(*ds)
+        if f == "unvec":
+            ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args[1:]]
+            return E.unvec(self.build(n.args[0]), *ds)
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
