@@ -237,6 +237,26 @@ def kron_commutation(e: E.MatMul) -> E.Expr:
     return _adjacent(e, pair)
 
 
+def transpose_of_commutation(e: E.Transpose) -> E.Expr:
+    """K_{m,n}' = K_{n,m}: the commutation matrix is a permutation, its transpose the inverse one."""
+    a = e.args[0]
+    if isinstance(a, E.Commutation):
+        m, n = a.args
+        return E.commutation(n, m)
+    return e
+
+
+def commutation_inverse(e: E.MatMul) -> E.Expr:
+    """K_{m,n} K_{n,m} = I  (vec(A')' = vec(A))."""
+
+    def pair(a, b):
+        if isinstance(a, E.Commutation) and isinstance(b, E.Commutation) and a.args == (b.args[1], b.args[0]):
+            return [E.Identity(a.rows)]
+        return None
+
+    return _adjacent(e, pair)
+
+
 def kron_of_identities(e: E.Kron) -> E.Expr:
     """I_m kron I_n = I_{mn}."""
     a, b = e.args
@@ -820,10 +840,10 @@ def det_of_product(e: E.Det) -> E.Expr:
 # -- the tables and the strategy ---------------------------------------------------
 
 RULES: dict[type, list[Rule]] = {
-    E.Transpose: [transpose_symmetric, transpose_push],
+    E.Transpose: [transpose_symmetric, transpose_push, transpose_of_commutation],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
-               kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],
+               kron_mixed_product, kron_commutation, commutation_inverse, scalar_chain_factor, negate_difference],
     E.MatPow: [matpow_canonical],
     E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, expand_elementwise],
     E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, factor_common_kron,
