@@ -257,6 +257,28 @@ def commutation_inverse(e: E.MatMul) -> E.Expr:
     return _adjacent(e, pair)
 
 
+def _is_diag_mask(f: E.Expr):
+    """n when f is diag(vec(I_n)), the 0/1 mask of the diagonal positions of vec of an n x n matrix."""
+    if isinstance(f, E.Diag) and isinstance(f.arg, E.Vec) and isinstance(f.arg.arg, E.Identity):
+        return f.arg.arg.rows
+    return None
+
+
+def diagonal_selection(e: E.MatMul) -> E.Expr:
+    """S S' = diag(vec(I_n)) for the selection matrix S = diag(vec(I_n)) (1_n kron I_n) of vec(diag(u)) = S u:
+    diag(vec(I)) (1 1' kron I) diag(vec(I)) = diag(vec(I)), and diag(vec(I)) diag(vec(I)) = diag(vec(I))."""
+    fs = list(e.args)
+    for i in range(len(fs) - 1):
+        n = _is_diag_mask(fs[i])
+        if n is None:
+            continue
+        if fs[i + 1] == fs[i]:
+            return E.matmul(*fs[:i + 1], *fs[i + 2:])
+        if i + 2 < len(fs) and fs[i + 2] == fs[i] and fs[i + 1] == E.kron(E.Ones(n, n), E.Identity(n)):
+            return E.matmul(*fs[:i + 1], *fs[i + 3:])
+    return e
+
+
 def kron_of_identities(e: E.Kron) -> E.Expr:
     """I_m kron I_n = I_{mn}."""
     a, b = e.args
@@ -843,7 +865,7 @@ RULES: dict[type, list[Rule]] = {
     E.Transpose: [transpose_symmetric, transpose_push, transpose_of_commutation],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
-               kron_mixed_product, kron_commutation, commutation_inverse, scalar_chain_factor, negate_difference],
+               kron_mixed_product, kron_commutation, commutation_inverse, diagonal_selection, scalar_chain_factor, negate_difference],
     E.MatPow: [matpow_canonical],
     E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, expand_elementwise],
     E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, factor_common_kron,

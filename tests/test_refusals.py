@@ -50,6 +50,7 @@ ROWS = [
     ("jacobian of diag(x)", "diag(x)", "x", "jacobian", {}, ()),
     ("hessian of sum(diag(X).^2)", "sum(diag(X).^2)", "X", "hessian", {}, ()),
     ("hessian of x'*diag(x)*A*x", "x'*diag(x)*A*x", "x", "hessian", {}, ()),
+    ("hessian of sum(exp(diag(X)))", "sum(exp(diag(X)))", "X", "hessian", {}, ()),
     # the Kronecker product of the variable: vec(A kron X) = T (vec(A) kron vec(X))
     ("jacobian of kron(A, X)", "kron(A, X)", "X", "jacobian", {"A": "n,m", "X": "p,q"}, ()),
     ("jacobian of kron(X, A)", "kron(X, A)", "X", "jacobian", {"A": "n,m", "X": "p,q"}, ()),
