@@ -16,10 +16,13 @@ and are what every other module uses to build expressions.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Iterable, Iterator
 
 import sympy
+
+from .errors import MatcalcError
 
 Dim = sympy.Expr
 Shape = tuple  # (rows, cols), each a Dim
@@ -27,7 +30,7 @@ Shape = tuple  # (rows, cols), each a Dim
 ONE = sympy.Integer(1)
 
 
-class ShapeError(ValueError):
+class ShapeError(MatcalcError):
     """Two operands whose shapes do not fit the operation."""
 
 
@@ -249,6 +252,28 @@ class Var(Expr):
         return bool({"symmetric", "spd"} & self.assume) or self.is_scalar
 
 
+FLOAT_MAX = Fraction(10) ** 300  # constants stay inside float64's range, with room for the arithmetic
+FLOAT_TINY = 1 / FLOAT_MAX
+
+
+def _magnitude(v: Fraction) -> str:
+    """'about 1e+600' without printing an int longer than Python allows."""
+    exp10 = (abs(v.numerator).bit_length() - v.denominator.bit_length()) * 0.30103
+    return f"about 1e{exp10:+.0f}"
+
+
+def _check_range(value) -> None:
+    """Raise a TooLargeError for a constant that float64 arithmetic cannot carry (a product of huge literals)."""
+    from .errors import TooLargeError
+
+    if isinstance(value, Fraction):
+        if value and not (FLOAT_TINY <= abs(value) <= FLOAT_MAX):
+            raise TooLargeError(f"a constant ({_magnitude(value)}) is outside the range matcalc computes in "
+                                f"(1e-300 to 1e300 in magnitude)")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise TooLargeError(f"a constant ({value}) is not a finite number")
+
+
 class Const(Expr):
     """A scalar constant: an exact ``Fraction`` or a float."""
 
@@ -257,6 +282,7 @@ class Const(Expr):
     def __init__(self, value):
         if isinstance(value, int):
             value = Fraction(value)
+        _check_range(value)
         super().__init__((value,), (ONE, ONE))
 
     @property
@@ -646,8 +672,6 @@ def transpose(a: Expr) -> Expr:
         return a
     if isinstance(a, Transpose):
         return a.args[0]
-    if isinstance(a, Var) and a.symmetric:
-        return a
     if isinstance(a, (Identity,)):
         return a
     if isinstance(a, (Zero, Ones)):
@@ -750,8 +774,10 @@ def trace(a: Expr) -> Expr:
     _square("tr", a)
     if a.is_scalar:
         return a
-    if isinstance(a, Identity):
-        return Var(str(a.rows), 1, 1, frozenset({"dimension"})) if isinstance(a.rows, sympy.Symbol) else const(int(a.rows))
+    if isinstance(a, Identity) and isinstance(a.rows, sympy.Symbol):
+        return Var(str(a.rows), 1, 1, frozenset({"dimension"}))
+    if isinstance(a, Identity) and a.rows.is_Integer:
+        return const(int(a.rows))
     return Trace(a)
 
 
@@ -813,10 +839,14 @@ def unvec(v: Expr, r, c) -> Expr:
 
 
 def softmax(a: Expr) -> Expr:
+    if a.rows == 1:  # column-wise: every column of a single row is [1]
+        return ONE_S if a.is_scalar else Ones(*a.shape)
     return Softmax(a)
 
 
 def logsumexp(a: Expr) -> Expr:
+    if a.rows == 1:  # column-wise over a single row: log(exp(a)) = a
+        return a
     return LogSumExp(a)
 
 
@@ -856,3 +886,38 @@ CONSTRUCTORS = {
     Softmax: softmax,
     LogSumExp: logsumexp,
 }
+
+
+# -- rebuilding ---------------------------------------------------------------------
+
+
+def _rebuild(node: Expr, kids: list) -> Expr:
+    """node over new children; a product whose scalar factor became an array drops its broadcast ones."""
+    try:
+        return node.rebuild(kids)
+    except ShapeError:
+        if isinstance(node, MatMul):
+            return matmul(*[k for k in kids if not isinstance(k, Ones)])
+        raise
+
+
+def substitute(e: Expr, mapping: dict) -> Expr:
+    """e with every node that is a key of ``mapping`` replaced (rebuilt through the constructors)."""
+    memo: dict = {}
+
+    def go(n):
+        if n in mapping:
+            return mapping[n]
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        kids = n.children
+        out = n
+        if kids:
+            new = [go(c) for c in kids]
+            if any(a is not b for a, b in zip(new, kids)):
+                out = _rebuild(n, new)
+        memo[n] = out
+        return out
+
+    return go(e)

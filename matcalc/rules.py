@@ -21,10 +21,12 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .budget import tick
+from .errors import MatcalcError
 from .functions import FUNCTIONS
 
 
-class UnsupportedError(ValueError):
+class UnsupportedError(MatcalcError):
     """A construct the engine cannot differentiate; the message names it."""
 
 
@@ -291,6 +293,7 @@ def adjoint(f: E.Expr, v: E.Var, seed: E.Expr, simplify=None) -> E.Expr:
         raise VariableAbsentError(v)
     adj: dict = {f: [seed]}
     for node in reversed(order):
+        tick("differentiating")
         contribs = adj.pop(node, None)
         if contribs is None:
             continue
@@ -312,7 +315,7 @@ def adjoint(f: E.Expr, v: E.Var, seed: E.Expr, simplify=None) -> E.Expr:
     raise VariableAbsentError(v)  # pragma: no cover - v is a leaf reached above
 
 
-class VariableAbsentError(ValueError):
+class VariableAbsentError(MatcalcError):
     def __init__(self, v):
         super().__init__(f"the expression does not depend on {v.name}")
         self.var = v

@@ -18,6 +18,8 @@ from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
+from .budget import tick
+from .errors import MatcalcError
 
 Rule = Callable[[E.Expr], E.Expr]
 
@@ -119,6 +121,12 @@ def transpose_symmetric(e: E.Transpose) -> E.Expr:
     """A' = A for a symmetric A (declared, or symmetric by structure: A + A', X'X, diag(s) - s s')."""
     a = e.args[0]
     return a if is_symmetric(a) else e
+
+
+def transpose_commutation(e: E.Transpose) -> E.Expr:
+    """K_{m,n}' = K_{n,m}: the commutation matrix is a permutation, its transpose is its inverse."""
+    a = e.args[0]
+    return E.Commutation(a.args[1], a.args[0]) if isinstance(a, E.Commutation) else e
 
 
 def count_transposes(e: E.Expr) -> int:
@@ -235,15 +243,6 @@ def kron_commutation(e: E.MatMul) -> E.Expr:
         return None
 
     return _adjacent(e, pair)
-
-
-def transpose_of_commutation(e: E.Transpose) -> E.Expr:
-    """K_{m,n}' = K_{n,m}: the commutation matrix is a permutation, its transpose the inverse one."""
-    a = e.args[0]
-    if isinstance(a, E.Commutation):
-        m, n = a.args
-        return E.commutation(n, m)
-    return e
 
 
 def commutation_inverse(e: E.MatMul) -> E.Expr:
@@ -862,7 +861,7 @@ def det_of_product(e: E.Det) -> E.Expr:
 # -- the tables and the strategy ---------------------------------------------------
 
 RULES: dict[type, list[Rule]] = {
-    E.Transpose: [transpose_symmetric, transpose_push, transpose_of_commutation],
+    E.Transpose: [transpose_symmetric, transpose_commutation, transpose_push],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
                kron_mixed_product, kron_commutation, commutation_inverse, diagonal_selection, scalar_chain_factor, negate_difference],
@@ -902,6 +901,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
         hit = memo.get(node)
         if hit is not None:
             return hit
+        tick("simplifying the result")
         cur = node.rebuild([go(c) for c in node.children]) if node.children else node
         for _ in range(MAX_PASSES):
             for r in rules.get(type(cur), ()):
@@ -921,7 +921,7 @@ def rewrite(e: E.Expr, rules: dict[type, list[Rule]], budget: int = 20000) -> E.
     return go(e)
 
 
-class SimplifyBudgetError(ValueError):
+class SimplifyBudgetError(MatcalcError):
     pass
 
 

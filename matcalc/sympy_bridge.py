@@ -53,6 +53,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from . import expr as E
+from .errors import MatcalcError
 from .emit.text import to_text
 from .functions import FUNCTIONS
 from .parse.text import Parsed, ShapeMismatchError, UnknownNameError, normalize_assume
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 
-class SympyConversionError(ValueError):
+class SympyConversionError(MatcalcError):
     """A node or SymPy construct the bridge cannot convert; the message names it."""
 
 

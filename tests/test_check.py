@@ -22,7 +22,7 @@ from matcalc.verify import dimension_symbols, draw_dims, draw_point
 
 from claims_table import CLAIMS, HALF_SQ, LS, QF, REG, THREAD, Claim, evaluates_like
 
-check_module = importlib.import_module("matcalc.check")  # matcalc.check is the function
+verdict_module = importlib.import_module("matcalc.check.verdict")  # where check() calls prove_equal
 
 
 def _check(c: Claim) -> Verdict:
@@ -261,7 +261,7 @@ def test_a_claim_undefined_where_the_function_is_defined_is_wrong():
 
 def test_a_proof_never_stands_against_the_numbers(monkeypatch):
     """Even if the simplifier "proves" a wrong claim (an unsound rule), the numbers decide."""
-    monkeypatch.setattr(check_module, "prove_equal", lambda claim, expected: "a bogus proof")
+    monkeypatch.setattr(verdict_module, "prove_equal", lambda claim, expected: "a bogus proof")
     v = matcalc.check(HALF_SQ, wrt="x", claimed="sqrt(x.^2)")
     assert not v.correct and v.method != "proved"
     assert any("numbers disagree" in n for n in v.notes)

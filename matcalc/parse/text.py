@@ -20,7 +20,8 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from .grammar import Node, ParseError, parse_tree
+from ..errors import MatcalcError, TooLargeError
+from .grammar import Node, ParseError, check_tree, parse_tree
 
 ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
 TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
@@ -35,11 +36,12 @@ SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
+MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(MatcalcError):
     """Operands whose shapes do not fit; names both operands and their shapes."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):
@@ -50,8 +52,15 @@ class ShapeMismatchError(ValueError):
     caret = ParseError.caret
 
 
-class UnknownNameError(ValueError):
-    pass
+class UnknownNameError(MatcalcError):
+    """A name the context does not know; with its column (and a caret) when it comes from parsed text."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.text = text
+        self.column = column
+        super().__init__(message + (f" at column {column}" if column is not None else ""))
+
+    caret = ParseError.caret
 
 
 # -- dimension unification ------------------------------------------------------
@@ -169,6 +178,9 @@ class Parsed:
     expr: E.Expr
     variables: dict
     text: str
+    # subterms with a restricted domain (log, sqrt, a divisor, inv, ...) that the input writes but the built
+    # expression no longer holds (0*log(-s) is built as 0): where one is undefined, the input is undefined
+    dropped: tuple = ()
 
     def shapes_note(self) -> str:
         return E.shapes_note(self.variables)
@@ -203,10 +215,12 @@ def parse_shape(spec) -> tuple:
         raise ShapeMismatchError(f"a shape has one or two dimensions, got {spec!r}")
     out = []
     for d in spec:
-        if isinstance(d, str) and d.strip().isdigit():
+        if isinstance(d, str) and d.strip().isascii() and d.strip().isdigit() and len(d.strip()) <= 6:
             d = int(d)
         if isinstance(d, str) and not d.isidentifier():
-            raise ShapeMismatchError(f"a dimension must be a number or a name, got {d!r}")
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d[:24]!r}")
+        if isinstance(d, int) and not 1 <= d <= MAX_SIZE:
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d}")
         out.append(d)
     return tuple(out)
 
@@ -239,8 +253,9 @@ def normalize_assume(assume) -> dict:
 
 
 class _Inferrer:
-    def __init__(self, text, tree, kinds, declared, dim_names):
+    def __init__(self, text, tree, kinds, declared, dim_names, square=frozenset()):
         self.text = text
+        self.square = square  # undeclared names assumed symmetric, spd or invertible: n x n
         self.tree = tree
         self.kinds = kinds  # name -> "scalar" | "vector" | "matrix" | "declared" | "dim"
         self.declared = declared
@@ -272,6 +287,9 @@ class _Inferrer:
             t = _scalar()
         elif k == "vector":
             t = (D(), _one())
+        elif name in self.square:
+            d = D()
+            t = (d, d)
         else:
             t = (D(), D())
         self.vars[name] = t
@@ -535,6 +553,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     it is used for error messages only.  Shared by :func:`parse` and
     :func:`matcalc.parse.latex.parse_latex`.
     """
+    check_tree(tree, text)
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
     if shapes is not None and not isinstance(shapes, dict):
@@ -548,7 +567,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         for nm in names:
             if nm not in known and nm not in declared:
                 pos = _find_name(tree, nm)
-                raise UnknownNameError(f"unknown name {nm!r} at column {pos + 1}")
+                raise UnknownNameError(f"unknown name {nm!r}", text, pos + 1)
     dim_names = set(eye_dims)
     for r, c in declared.values():
         for d in (r, c):
@@ -569,8 +588,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     for nm in assume:
         if nm not in names:
             raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
+    square = frozenset(nm for nm, a in assume.items() if {"symmetric", "spd", "invertible"} & a)
     for _ in range(len(names) + 1):
-        inf = _Inferrer(text, tree, kinds, declared, dim_names)
+        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
         try:
             top = inf.infer(tree)
             break
@@ -609,7 +629,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         e = builder.build(tree)
     except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
         raise ShapeMismatchError(str(ex), text) from None
-    return Parsed(e, variables, text)
+    kept = set(E.walk(e)) if builder.restricted else set()
+    dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
+    return Parsed(e, variables, text, dropped)
 
 
 def _find_name(tree: Node, name: str) -> int:
@@ -672,11 +694,35 @@ class _Builder:
         self.text = text
         self.vars = variables
         self.const_shapes = const_shapes  # id(node) -> the inferred shape of vector(c), matrix(c), eye()
+        self.restricted: list = []  # built subterms whose domain is restricted (see Parsed.dropped)
+
+    def restrict(self, e: E.Expr) -> E.Expr:
+        self.restricted.append(e)
+        return e
 
     def fail(self, n: Node, msg: str):
         return ShapeMismatchError(msg, self.text, n.start + 1)
 
     def build(self, n: Node) -> E.Expr:
+        try:
+            return self._build(n)
+        except (E.ShapeError, TooLargeError) as ex:
+            if getattr(ex, "column", None) is not None:
+                raise
+            if isinstance(ex, E.ShapeError):
+                raise ShapeMismatchError(str(ex), self.text, n.start + 1) from None
+            err = TooLargeError(f"{ex} at column {n.start + 1}")
+            err.column, err.text = n.start + 1, self.text
+            raise err from None
+
+    def _inverse(self, b: E.Expr, a: Node) -> E.Expr:
+        """1/b for the divisor b written at node a."""
+        try:
+            return self.restrict(E.power(b, E.const(-1)))
+        except E.ShapeError:
+            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+
+    def _build(self, n: Node) -> E.Expr:
         k = n.kind
         if k == "number":
             return E.const(Fraction(n.value))
@@ -700,24 +746,32 @@ class _Builder:
             return E.add(*terms)
         if k == "product":
             acc = self.build(n.args[0])
+            run: list = []  # a run of '*' factors, multiplied at once: a long chain costs linear time
             for op, a in zip(n.value, n.args[1:]):
                 b = self.build(a)
                 if op == "*":
-                    acc = E.matmul(acc, b)
-                elif op == "/":
-                    acc = E.matmul(acc, E.power(b, E.const(-1)))
+                    run.append(b)
+                    continue
+                if run:
+                    acc, run = E.matmul(acc, *run), []
+                if op == "/":
+                    acc = E.matmul(acc, self._inverse(b, a))
                 elif op == ".*":
                     acc = E.hadamard(acc, b) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, b)
                 else:
-                    inv = E.power(b, E.const(-1))
+                    inv = self._inverse(b, a)
                     acc = E.hadamard(acc, inv) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, inv)
-            return acc
+            return E.matmul(acc, *run) if run else acc
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
                 k = _int_literal(n.args[1])
-                return E.matpow(base, k if k is not None else _symbolic_exponent(n.args[1]).value)
-            return E.power(base, self.build(n.args[1]))
+                if k is None:
+                    return E.matpow(base, _symbolic_exponent(n.args[1]).value)
+                return self.restrict(E.matpow(base, k)) if k < 0 else E.matpow(base, k)
+            ex = self.build(n.args[1])
+            whole = isinstance(ex, E.Const) and ex.value >= 0 and ex.value == int(ex.value)
+            return E.power(base, ex) if whole else self.restrict(E.power(base, ex))
         if k == "call":
             return self.call(n)
         raise self.fail(n, f"unknown syntax {k}")  # pragma: no cover
@@ -738,7 +792,8 @@ class _Builder:
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
-            return E.apply(f, a)
+            r = E.apply(f, a)
+            return self.restrict(r) if FUNCTIONS[f].domain != "real" else r
         if f in ("vector", "matrix"):
             # sized from context: the inferred shape was stored on the node by the builder's caller
             shape = self._context_shape(n)
@@ -750,7 +805,7 @@ class _Builder:
         }
         if f == "kron":
             return E.kron(args[0], args[1])
-        return table[f](a)
+        return self.restrict(table[f](a)) if f in ("inv", "logdet") else table[f](a)
 
     def _context_shape(self, n: Node):
         shape = self.const_shapes.get(id(n))
