@@ -66,14 +66,15 @@ def fmt_shape(shape: Shape) -> str:
 class Expr:
     """Base of all nodes: ``args`` (children and parameters) and ``shape``."""
 
-    __slots__ = ("args", "shape", "_hash", "_repr", "_stats")
+    __slots__ = ("args", "shape", "_hash", "_repr", "_stats", "_scalar")
 
     def __init__(self, args: tuple, shape: Shape):
         self.args = args
         self.shape = shape
         self._hash = None
         self._repr = None
-        self._stats = None  # (number of nodes, number of transposes) of the tree, see stats()
+        self._stats = None  # (number of nodes, number of transposes, variables) of the tree, see stats()
+        self._scalar = None
 
     # structural identity ------------------------------------------------
     def __hash__(self) -> int:
@@ -120,7 +121,10 @@ class Expr:
 
     @property
     def is_scalar(self) -> bool:
-        return self.shape[0] == 1 and self.shape[1] == 1
+        s = self._scalar
+        if s is None:  # cached: comparing SymPy dimensions is slow, and it is asked very often
+            s = self._scalar = bool(self.shape[0] == 1 and self.shape[1] == 1)
+        return s
 
     @property
     def rows(self) -> Dim:
@@ -178,10 +182,12 @@ def walk(e: Expr) -> Iterator[Expr]:
 
 
 def free_vars(e: Expr) -> frozenset:
-    return frozenset(n for n in walk(e) if isinstance(n, Var))
+    return stats(e)[2]
 
 
 def contains(e: Expr, v: Expr) -> bool:
+    if isinstance(v, Var):
+        return v in stats(e)[2]
     return any(n == v for n in walk(e))
 
 
@@ -194,7 +200,7 @@ def shapes_note(variables: dict) -> str:
 
 
 def stats(e: Expr) -> tuple:
-    """(nodes, transposes) of the tree under ``e``, counting a shared subtree each time it occurs.
+    """(nodes, transposes, variables) of the tree under ``e``, counting a shared subtree each time it occurs.
     Cached on the nodes, so that simplification can compare sizes without walking whole trees."""
     if e._stats is not None:
         return e._stats
@@ -206,10 +212,12 @@ def stats(e: Expr) -> tuple:
         kids = n.children
         if ready:
             nodes, trans = 1, int(isinstance(n, Transpose))
+            variables = frozenset((n,)) if isinstance(n, Var) else frozenset()
             for c in kids:
                 nodes += c._stats[0]
                 trans += c._stats[1]
-            n._stats = (nodes, trans)
+                variables = variables | c._stats[2] if variables else c._stats[2]
+            n._stats = (nodes, trans, variables)
         else:
             stack.append((n, True))
             stack.extend((c, False) for c in kids if c._stats is None)

@@ -60,6 +60,7 @@ def parts(t: E.Expr) -> tuple[Fraction, list, list]:
     return c, scal, chain
 
 
+@functools.lru_cache(maxsize=16384)
 def flip(e: E.Expr) -> E.Expr:
     """The transpose of e with the transpose pushed in structurally."""
     if isinstance(e, E.Transpose):
@@ -84,6 +85,7 @@ def flip(e: E.Expr) -> E.Expr:
     return E.transpose(e)
 
 
+@functools.lru_cache(maxsize=16384)
 def is_symmetric(e: E.Expr) -> bool:
     if e.rows != e.cols:
         return False
