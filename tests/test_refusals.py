@@ -216,7 +216,9 @@ def _sympy_rows():
     b, X = sympy.MatrixSymbol("b", m, 1), sympy.MatrixSymbol("X", n, m)
     Y, A = sympy.MatrixSymbol("Y", m, n), sympy.MatrixSymbol("A", n, n)
     i, j = sympy.symbols("i j", integer=True)
+    k = sympy.Symbol("k", integer=True, positive=True)
     return [
+        ("tr(A**k)", sympy.Trace(A**k), "A", "tr(A^k)"),
         ("(x.T*a)[0, 0]", (x.T * a)[0, 0], "x", "a'*x"),
         ("(a.T*X*b)[0, 0]", (a.T * X * b)[0, 0], "X", "a'*X*b"),
         ("(b.T*X.T*a)[0, 0]", (b.T * X.T * a)[0, 0], "X", "a'*X*b"),
