@@ -13,11 +13,15 @@ Run:  OMP_NUM_THREADS=1 python benchmarks/bench_hessian_depth.py [--per-depth 12
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import sys
 import time
 
-import matcalc
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import matcalc  # noqa: E402
 
 UNARY = ["sigmoid({})", "tanh({})", "softplus({})", "sin({})", "softmax({})", "exp(-({}))", "A*({})"]
 BINARY = ["({}).*({})", "({}) - ({})", "({}) + k*({})"]
