@@ -82,6 +82,12 @@ def _power_rule(node, ds):
     a, p = node.args
     da, dp = ds
     terms = []
+    if not p.is_scalar:  # an exponent matrix, entry by entry: d U.^P = P .* U.^(P-1) .* dU + U.^P .* log(U) .* dP
+        if da is not None:
+            terms.append(E.hadamard(p, E.power(a, E.sub(p, E.Ones(*p.shape))), da))
+        if dp is not None:
+            terms.append(E.hadamard(node, E.apply("log", a), dp))
+        return E.add(*terms)
     if da is not None:
         pm1 = E.power(a, E.add(p, E.const(-1)))
         terms.append(E.matmul(p, pm1, da) if a.is_scalar else E.matmul(p, E.hadamard(pm1, da)))

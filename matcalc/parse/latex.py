@@ -73,7 +73,7 @@ def greek_name(tok: str) -> str:
 # function words, as written after \operatorname, \mathrm or \text, or before "(";
 # looked up as written, then in lower case
 FUNCTIONS = {
-    **{f: f for f in FUNCTION_ARITY if f not in ("commutation", "eye", "vector", "matrix")},
+    **{f: f for f in FUNCTION_ARITY if f not in ("commutation", "eye", "vector", "matrix", "unvec")},
     "ln": "log", "sgn": "sign", "trace": "tr", "lse": "logsumexp", "frobenius": "normF", "sech": "sech",
 }
 # function commands of LaTeX itself (\tr, \diag and \sgn are common macros)
