@@ -300,8 +300,9 @@ class Explanation:
         for body, why in rows[1:]:
             for name, sub in lets:
                 body = _name_sub(body, sub, name)
-            if why and len(body) + 4 + len(why) > MAX_LINE:
-                out += [body, f"        {why}"]  # the reason on a line of its own
+            if why and len(body) + 4 + len(why) > MAX_LINE:  # the reason on a line of its own, or one per rule
+                out += [body] + ([f"        {why}"] if len(why) + 8 <= MAX_LINE else
+                                 [f"        [{part}]" for part in why[1:-1].split("; ")])
             else:
                 out.append(f"{body}    {why}" if why else body)
         out.append(f"In {self.layout} layout: df/d{self.wrt.name} = {self.result.text()}")
