@@ -29,7 +29,8 @@ def declared_shapes(variables: dict) -> dict:
     """Shapes to declare when parsing a claim about a function with these variables."""
     out = {}
     for name, v in variables.items():
-        if "dimension" in v.assume:
+        if "dimension" in v.assume:  # a size the function also uses as a number (p in tr(eye(p))*c)
+            out[name] = ()
             continue
         if all(d.is_Integer or d.is_Symbol for d in v.shape):
             out[name] = (dim_spec(v.rows), dim_spec(v.cols))
@@ -120,6 +121,7 @@ class Reading:
 
     reader: str  # 'text' or 'LaTeX'
     expr: E.Expr
+    dropped: tuple = ()  # restricted-domain subterms the text writes but the expression lost (0*log(-s))
 
 
 # how far a failed reading got: a claim that parses but does not type-check beats one that does not parse
@@ -161,14 +163,14 @@ def read_claims(claimed, variables: dict, what: str = "the claim", targets: list
     out, errors = [], []
     for reader in readers:
         try:
-            e = _read_with(reader, text, variables, what, list(targets), "abs")
+            e, dropped = _read_with(reader, text, variables, what, list(targets), "abs")
             if reader == "LaTeX" and _square_abs(e):  # |X| of a square matrix is its determinant
-                e = _read_with(reader, text, variables, what, list(targets), "det")
+                e, dropped = _read_with(reader, text, variables, what, list(targets), "det")
         except (ParseError, UnknownNameError, ShapeMismatchError, E.ShapeError, MatcalcError) as err:
             errors.append(err)
             continue
         if all(e != r.expr for r in out):
-            out.append(Reading(reader, e))
+            out.append(Reading(reader, e, dropped))
     if not out:
         raise max(errors, key=_rank)
     return out
@@ -180,7 +182,8 @@ def _square_abs(e: E.Expr) -> bool:
     return bool(args) and all(not a.is_scalar and a.rows == a.cols for a in args)
 
 
-def _read_with(reader: str, text: str, variables: dict, what: str, targets: list, bars: str) -> E.Expr:
+def _read_with(reader: str, text: str, variables: dict, what: str, targets: list, bars: str) -> tuple:
+    """(the claim read by ``reader``, the restricted-domain subterms its text writes but the expression lost)."""
     alias = aliases(variables)
     known = set(variables) | dims_of(variables.values()) | set(alias)
     shapes = declared_shapes(variables)
@@ -190,16 +193,22 @@ def _read_with(reader: str, text: str, variables: dict, what: str, targets: list
     else:
         p = parse_latex(text, shapes=shapes, known=known, bars=bars)
     fresh = _fresh_dims(p, shapes)
-    return sized(_bind(p.expr, variables, what, alias), fresh, targets, what, dims_of(variables.values()))
+    dropped = tuple(_bind(w, variables, what, alias) for w in p.dropped
+                    if not any(s in fresh for s in shape_symbols(w)))
+    return sized(_bind(p.expr, variables, what, alias), fresh, targets, what, dims_of(variables.values())), dropped
 
 
-def read_claim(claimed, variables: dict, what: str = "the claim", targets: list = ()) -> E.Expr:
+def read_claim(claimed, variables: dict, what: str = "the claim", targets: list = (),
+               dropped: list | None = None) -> E.Expr:
     """The claimed answer as a matcalc expression over the function's variables (its first reading).
 
     ``targets``: the shapes the answer may have (the requested layout's first).
     A size that only context gives (``vector(1)`` alone) is taken from them.
     """
-    return read_claims(claimed, variables, what, targets)[0].expr
+    r = read_claims(claimed, variables, what, targets)[0]
+    if dropped is not None:
+        dropped.extend(r.dropped)
+    return r.expr
 
 
 def _entry(i: int, shape) -> tuple:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import expr as E
+from ..budget import guarded
 from ..api import MatcalcError, check_layout, derive
 from ..emit.text import to_text
 from ..evaluate import TOLERANCE, TRIALS, Points, compare, looks_latex, numpy_spelling, shape_symbols, substitute
@@ -184,6 +185,9 @@ class _Steps:
                     break
                 j = _matching_paren(text, m.end() - 1)
                 name = f"_dv{self.counter}"
+                while re.search(rf"\b{name}\b", text) or name in self.vars or name in self.labels:
+                    self.counter += 1  # a placeholder is never a name the derivation uses
+                    name = f"_dv{self.counter}"
                 self.counter += 1
                 subs[name] = self.derivative(m.group("wrt"), text[m.end():j])
                 text = text[:m.start()] + name + text[j + 1:]
@@ -471,6 +475,7 @@ def _value_text(v) -> str | None:
     return None if v is None else "an index-notation formula"
 
 
+@guarded
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
                 *, seed: int = 0, tol: float = TOLERANCE) -> StepsReport:
     r"""Check a derivation: every step must equal the one before it.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import expr as E
+from ..budget import guarded
 from ..api import LAYOUTS, Derivative, MatcalcError, check_layout, derive, hessian
 from ..emit.latex import to_latex
 from ..emit.text import to_text
@@ -40,6 +41,9 @@ TAG_WHY = {
     "wrong-shape": ("Rule of thumb: in denominator layout the result has as many rows as the denominator has "
                     "entries; in numerator layout as many as the numerator."),
     "wrong": "No known pattern explains the difference; the counterexample shows where it fails.",
+    "unconfirmed": ("A claim is called correct only when it is proved, or agrees at enough points that can tell "
+                    "it apart, on both sides of every kink; here some side was never reached, or both the claim "
+                    "and the answer were 0 at every point drawn."),
     "ambiguous": ("The text can be read in two ways that type-check and differ; write products with * and "
                   "transposes with ' (or \\top) so that only one reading remains."),
 }
@@ -198,6 +202,28 @@ class Verdict:
         }
 
 
+def _region_note(points: Points, claim: E.Expr, target: E.Expr, tol: float, ce: dict | None) -> str:
+    """"; it fails where w'*x < 0 and agrees where w'*x > 0": the sides of the kinks where a claim fails."""
+    if not points.reached or claim.shape != target.shape:
+        return ""
+    cv, tv = points.values(claim), points.values(target)
+    fails, holds = [], []
+    for k in range(len(points)):
+        where = points.region(k)
+        if not where or tv[k] is None:
+            continue
+        bad = compare([cv[k]], [tv[k]], tol, min_trials=1).max_error > tol
+        (fails if bad else holds).append(where)
+        if bad and ce is not None and ce.get("dims") == points.trials[k][0] and "region" not in ce:
+            ce["region"] = where
+    fails = list(dict.fromkeys(fails))
+    holds = [h for h in dict.fromkeys(holds) if h not in fails]
+    if not fails:
+        return ""
+    note = f"; it fails where {' / '.join(fails)}"
+    return note + (f", and agrees where {' / '.join(holds)}" if holds else "")
+
+
 def _latex_text(s: str) -> str:
     return (s.replace("\\", r"\textbackslash ").replace("_", r"\_").replace("^", r"\^{}").replace("&", r"\&")
             .replace("%", r"\%").replace("#", r"\#").replace("{", r"\{").replace("}", r"\}"))
@@ -226,6 +252,7 @@ def _verified(d: Derivative) -> None:
     _VERIFIED[key] = True
 
 
+@guarded
 def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=None, assume=None,
           *, trials: int = TRIALS, seed: int = 0, tol: float = TOLERANCE) -> Verdict:
     """Judge a claimed derivative of ``expr`` with respect to ``wrt``.
@@ -262,7 +289,7 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
         readings = read_claims(claimed, d.variables, targets=targets)
     except (ShapeMismatchError, E.ShapeError) as err:
         return _untyped(d, claimed, layout, err, tol)
-    verdicts = [_judge(d, r.expr, layout, trials, seed, tol) for r in readings]
+    verdicts = [_judge(d, r.expr, layout, trials, seed, tol, r.dropped) for r in readings]
     for v in verdicts:
         v.claimed_text = claimed if isinstance(claimed, str) else ""
     if len(readings) > 1:
@@ -300,9 +327,10 @@ def _ambiguous(d: Derivative, readings: list, verdicts: list, trials: int, seed:
 def judging_points(function: E.Expr, expected: E.Expr, variables, trials: int = TRIALS, seed: int = 0) -> Points:
     """Points in the domain of the function and of the correct answer: never chosen by the claim."""
     try:
-        return Points(variables, E.add(E.sum_(function), E.sum_(expected)), trials, seed, fallback=function)
+        return Points(variables, E.add(E.sum_(function), E.sum_(expected)), trials, seed, fallback=function,
+                      nonzero=expected)
     except (MatcalcError, E.ShapeError):
-        return Points(variables, function, trials, seed)
+        return Points(variables, function, trials, seed, nonzero=expected)
 
 
 def undefined_message(points: Points, k: int, what: str = "the claim",
@@ -323,13 +351,16 @@ def _short(v) -> str:
     return f"a {'x'.join(map(str, a.shape))} array"
 
 
-def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: int, tol: float) -> Verdict:
+def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: int, tol: float,
+           dropped: list = ()) -> Verdict:
     targets = {"denominator": d.denominator, "numerator": d.numerator}
     layouts = [layout] if layout else list(LAYOUTS)
     fitting = [L for L in layouts if claim.shape == targets[L].shape]
 
     def verdict(correct, L, mistakes=(), message="", method="", proof="", ce=None, factor=None, err=0.0):
         exp_layout = layout or (L if L in LAYOUTS else "denominator")  # shown in the layout asked for
+        if not correct and mistakes and mistakes[0] != "unconfirmed":
+            message += _region_note(points, claim, targets[L if L in LAYOUTS else exp_layout], tol, ce)
         return Verdict(correct, (list(mistakes) or [None])[0], list(mistakes), message, d.in_layout(exp_layout),
                        claim, L, layout, method, proof, ce, factor, points.describe(), tol, err, list(notes))
 
@@ -343,18 +374,38 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
     for L in fitting:
         cmp = compare(points.values(claim), points.values(targets[L]), tol)
         matches[L] = cmp
-    good = [L for L in fitting if matches[L].equal]
+    good = [L for L in fitting if matches[L].equal and matches[L].live >= MIN_TRIALS]
     notes = []
     for L in fitting:
         if proofs[L] and not matches[L].equal:
             notes.append(f"the simplifier called the claim equal to the {L}-layout result but the numbers "
                          "disagree; the numbers win (please report this engine bug)")
             proofs[L] = None
-    if good:
-        L = good[0]
+    for w in dropped:  # written in the claim, lost when it was built: undefined there, the claim is undefined
+        bad = [k for k, v in enumerate(points.values(w)) if v is None or not np.all(np.isfinite(v))]
+        if bad:
+            k, L = bad[0], (fitting or [layout or "denominator"])[0]
+            msg = undefined_message(points, k, f"the claim's term {to_text(w)}")
+            ce = counterexample(points, k, points.values(claim), points.values(targets[L])) \
+                if claim.shape == targets[L].shape else None
+            return verdict(False, None, ["wrong"], msg, checked, ce=ce, err=float("inf"))
+    # agreement that proves nothing: both 0 everywhere, or a side of a kink never reached
+    agree = good or [L for L in fitting if matches[L].equal]
+    if agree and not proofs.get(agree[0]) and (points.unreached or not good):
+        L = agree[0]
+        if not good:
+            why = (f"the claim and the answer are both 0 at every point drawn ({matches[L].used} points), so the "
+                   "numbers cannot tell it from a wrong claim")
+        else:
+            why = (f"it agrees where {'; '.join(points.reached) or 'tested'}, but no point where "
+                   f"{'; '.join(points.unreached)} was found, and a claim is not called correct on the sides "
+                   "tested alone")
+        return verdict(False, L, ["unconfirmed"], f"cannot be confirmed: {why}", checked, err=matches[L].max_error)
+    if agree:
+        L = agree[0]
         same = compare(points.values(targets["denominator"]), points.values(targets["numerator"]), tol).equal \
             if targets["denominator"].shape == targets["numerator"].shape else False
-        which = "either" if (layout is None and len(good) == 2 and same) else L
+        which = "either" if (layout is None and len(agree) == 2 and same) else L
         proof = proofs.get(L)
         method = "proved" if proof else checked
         detail = proof or (f"max relative error {matches[L].max_error:.1e} <= {tol:g} at shapes {points.describe()}")
