@@ -389,7 +389,7 @@ class _Steps:
                 break
         return Points(variables, None, trials=trials)
 
-    def numbers(self, value, pts: Points) -> list:
+    def numbers(self, value, pts: Points, order: tuple | None = None) -> list:
         if isinstance(value, E.Expr):
             return pts.values(value)
         if isinstance(value, Component):
@@ -402,7 +402,7 @@ class _Steps:
                     out.append(np.array([[a[idx]]]) if all(i < s for i, s in zip(idx, a.shape)) else None)
             return out
         try:
-            return [value.evaluate(point) for _, point in pts.trials]
+            return [value.evaluate(point, order) for _, point in pts.trials]
         except ParseError as e:
             raise ParseError(f"line {self.lineno}: {e}") from None
 
@@ -413,8 +413,13 @@ class _Steps:
         concerned); where new is undefined there, it does not follow.
         """
         if not (isinstance(new, E.Expr) and isinstance(old, E.Expr)):
+            clash = _index_clash(new, old)
+            if clash:
+                return False, "indices compared", clash, "wrong", None
             pts = self.points(new, old)
-            nv, ov = self.numbers(new, pts), self.numbers(old, pts)
+            letters = next((tuple(i for i in v.index if isinstance(i, str)) for v in (new, old)
+                            if isinstance(v, Component)), None)
+            nv, ov = self.numbers(new, pts, letters), self.numbers(old, pts, letters)
             cmp = compare(nv, ov, self.tol, pts)
             where = f" (checked entry by entry at {len(pts)} points" + (
                 f", at size {next(iter(pts.trials[0][0].values()), '')})" if any(
@@ -465,6 +470,18 @@ class _Steps:
             return (False, "numerically checked", f"differs from the step before: {f.message}", f.tags[0], None)
         return (False, "shapes compared", f"shape {E.fmt_shape(new.shape)} but the step before is "
                 f"{E.fmt_shape(old.shape)}", "wrong-shape", None)
+
+
+def _index_clash(new, old) -> str:
+    """Why an index formula cannot stand for the entries it is compared with ('' when it can)."""
+    for ix, comp in ((new, old), (old, new)):
+        if isinstance(ix, IndexExpr) and isinstance(comp, Component):
+            letters = [i for i in comp.index if isinstance(i, str)]
+            if sorted(ix.free) != sorted(letters):
+                want = ", ".join(letters) or "none (a single entry)"
+                got = ", ".join(ix.free) or "none"
+                return f"its free indices ({got}) are not those of the entries it stands for ({want})"
+    return ""
 
 
 def _value_text(v) -> str | None:
