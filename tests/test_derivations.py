@@ -32,7 +32,7 @@ FORMATS = {
     "logdet.tex": (3, "layout", r"d\log\det X = tr(X^{-1} dX), then the gradient"),
     "backprop.txt": (5, "dropped-chain-factor", "intermediate names Z = W1*X, H = relu(Z)"),
     "index_sums.tex": (4, "wrong", r"index sums \sum_i \sum_j v_i A_{ij} v_j and \partial f / \partial v_k"),
-    "bmatrix_2x2.tex": (3, "wrong", "the worksheet's 2x2 bmatrix proof, checked at that size"),
+    "bmatrix_2x2.tex": (3, "wrong", "a 2x2 proof written out with bmatrix, checked at that size"),
     "layout.txt": (3, "layout", "a numerator-layout answer in a denominator-layout derivation"),
 }
 
