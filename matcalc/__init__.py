@@ -12,17 +12,20 @@ verify them against finite differences.
 \\left(A + A^{\\top}\\right) x
 """
 
-from .api import Derivative, MatcalcError, derive, hessian, jacobian
+from .api import Derivative, MatcalcError, derive, hessian, hvp, jacobian, value_and_grad
+from .emit.numpy import Compiled
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from .verify import Report, VerificationError
 from .train import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
 from .check import Step, StepsReport, Verdict, check, check_steps
 from .explain import Explanation, explain
+from . import display as _display  # noqa: F401  (compact reprs and notebook views of the results)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Compiled",
     "Derivative",
     "MatcalcError",
     "ParseError",
@@ -44,6 +47,8 @@ __all__ = [
     "derive",
     "hessian",
     "jacobian",
+    "hvp",
+    "value_and_grad",
     "parse",
     "parse_latex",
 ]
