@@ -94,8 +94,9 @@ def test_a_distributed_local_cluster():
     D = da.from_array(X, chunks=(100, X.shape[1]))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        est = matcalc.LogisticClassifier(client=client, tol=1e-9, max_iter=300).fit(D, y)
-        tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.task_groups))
+        with distributed.get_task_stream(client) as stream:  # every task the cluster ran, as it ran it
+            est = matcalc.LogisticClassifier(client=client, tol=1e-9, max_iter=300).fit(D, y)
+        tasks = len(stream.data)
     ref = matcalc.LogisticClassifier(tol=1e-9, max_iter=300).fit(X, y)
     assert np.allclose(est.coef_, ref.coef_, rtol=1e-4, atol=1e-5)
     assert tasks > 0  # the cluster did the work
