@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import Mapping, Union
 
 from . import expr as E
+from .budget import bounded, guarded
+from .errors import MatcalcError, TooLargeError
 from .rules import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr
@@ -24,10 +26,6 @@ from .simplify import prepare, simplify
 LAYOUTS = ("denominator", "numerator")
 
 ShapeSpec = Union[tuple, str]
-
-
-class MatcalcError(ValueError):
-    """Bad input to matcalc's API: the message is one line."""
 
 
 def check_layout(layout: str) -> str:
@@ -207,7 +205,31 @@ class Derivative:
         """
         from .verify import verify_derivative
 
-        return verify_derivative(self, **kwargs)
+        return guarded(verify_derivative)(self, **kwargs)
+
+
+MAX_PRODUCT_WORK = 10_000  # the product rule on m factors that hold the variable makes m terms of m factors
+
+
+def product_work(f: E.Expr, v: E.Var) -> int:
+    """The sum, over the distinct products in ``f``, of the square of how many factors depend on ``v``
+    (``X^k`` counts as k factors): the size the product rule writes out.
+
+    >>> product_work(parse("x'*A*x + sum(X^3*x)").expr, parse("x").expr)
+    5
+    """
+    depends: dict = {}
+    work = 0
+    for n in reversed(list(E.walk(f))):
+        if n in depends:
+            continue
+        depends[n] = n == v or any(depends[c] for c in n.children)
+        if isinstance(n, E.MatPow) and depends[n]:
+            k = n.args[1]
+            work += k ** 2 if isinstance(k, int) else 1  # X^k with a symbol k: one term, k X^(k-1)
+        elif isinstance(n, (E.MatMul, E.Hadamard, E.Kron)):
+            work += sum(depends[c] for c in n.children) ** 2
+    return work
 
 
 # Facts that hold only on a thin set of points (S' = S, columns summing to 1): used before
@@ -230,6 +252,9 @@ def _assuming(v: E.Var, free: E.Var):
 
 def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     """(denominator, numerator) forms of df/dv, every entry of v independent."""
+    if product_work(f, v) > MAX_PRODUCT_WORK:
+        raise TooLargeError(f"the function is too large to differentiate: its products hold {v.name} in more "
+                            f"factors than matcalc's bound (about {int(MAX_PRODUCT_WORK ** 0.5)} in one product)")
     fp = prepare(f)
     if f.is_scalar:
         den = simplify(adjoint(fp, v, E.ONE_S, simplify))
@@ -238,7 +263,7 @@ def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     L = adjoint(fp, v, G, simplify)
     if v.is_scalar:
         L = simplify(L)
-        num = simplify(adjoint(L, G, E.ONE_S, simplify))
+        num = simplify(adjoint(L, G, E.ONE_S, simplify)) if E.contains(L, G) else E.zeros(G.shape)
         return simplify(E.transpose(num)), num
     den = simplify(vec_coefficient(simplify(L), G))
     return den, simplify(E.transpose(den))
@@ -257,12 +282,13 @@ def _guard(fn):
     """Turn the engine's own errors into one-line MatcalcErrors."""
 
     def wrapped(*a, **k):
-        try:
-            return fn(*a, **k)
-        except VariableAbsentError as e:
-            raise MatcalcError(str(e)) from None
-        except RecursionError:
-            raise MatcalcError("the expression is too deeply nested to differentiate") from None
+        with bounded():
+            try:
+                return fn(*a, **k)
+            except VariableAbsentError as e:
+                raise MatcalcError(str(e)) from None
+            except RecursionError:
+                raise TooLargeError("the expression is too deeply nested to differentiate") from None
 
     wrapped.__name__ = fn.__name__
     wrapped.__doc__ = fn.__doc__

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import expr as E
+from .budget import guarded
 from .api import Derivative, check_layout, derive
-from .rules import adjoint
+from .rules import UnsupportedError, adjoint
 from .emit.latex import name_latex, to_latex
 from .emit.text import to_text
 from .evaluate import MIN_TRIALS, Points, compare, parse_function, substitute
@@ -116,6 +117,9 @@ def _norm2_rule(node, ds):
 
 def _matpow_rule(node, ds):
     X, k = node.args
+    if not isinstance(k, int):
+        raise UnsupportedError(f"{node}: the differential of a matrix power with a symbolic exponent is a sum of "
+                               f"{E.fmt_dim(k)} terms; it is not written out step by step")
     return E.add(*[E.matmul(E.matpow(X, r), ds[0], E.matpow(X, k - 1 - r)) for r in range(k)])
 
 
@@ -207,18 +211,26 @@ def trace_form(f: E.Expr) -> tuple[E.Expr, list]:
 class _Names:
     """Placeholder variables for d(node) and dX, printed as such in text and LaTeX."""
 
-    def __init__(self, X: E.Var):
+    def __init__(self, X: E.Var, taken: set = frozenset()):
         self.X = X
-        self.dX = E.Var("DIFFX", X.rows, X.cols)
+        self.taken = set(taken)  # every name the printed text may hold: a placeholder is none of them
+        self.dX = E.Var(self.fresh("DIFFX"), X.rows, X.cols)
         self.nodes: dict = {}  # placeholder var -> node
         self.by_node: dict = {}
+
+    def fresh(self, base: str) -> str:
+        name, i = base, 0
+        while name in self.taken:
+            name, i = f"{base}{i}", i + 1
+        self.taken.add(name)
+        return name
 
     def d(self, node: E.Expr) -> E.Expr:
         if node == self.X:
             return self.dX
         v = self.by_node.get(node)
         if v is None:
-            v = E.Var(f"Dplh{len(self.nodes)}", node.rows, node.cols)
+            v = E.Var(self.fresh(f"Dplh{len(self.nodes)}"), node.rows, node.cols)
             self.nodes[v] = node
             self.by_node[node] = v
         return v
@@ -227,13 +239,13 @@ class _Names:
         s = to_text(e)
         for v in sorted(self.nodes, key=lambda v: -len(v.name)):
             s = re.sub(rf"\b{v.name}\b", "d(" + to_text(self.nodes[v]) + ")", s)
-        return re.sub(r"\bDIFFX\b", "d" + self.X.name, s)
+        return re.sub(rf"\b{self.dX.name}\b", "d" + self.X.name, s)
 
     def latex(self, e: E.Expr) -> str:
         s = to_latex(e)
         for v in sorted(self.nodes, key=lambda v: -len(v.name)):
             s = s.replace(name_latex(v.name), r"\mathrm{d}\left[" + to_latex(self.nodes[v]) + r"\right]")
-        return s.replace(name_latex("DIFFX"), "d" + name_latex(self.X.name))
+        return s.replace(name_latex(self.dX.name), "d" + name_latex(self.X.name))
 
 
 # ---------------------------------------------------------------------------------
@@ -579,6 +591,7 @@ def _cross_check(G: E.Expr, engine: E.Expr, variables) -> bool:
 MAX_STAGES = 8
 
 
+@guarded
 def explain(expr, wrt, layout: str = "denominator", shapes=None, assume=None) -> Explanation:
     """The derivation of the gradient of a scalar ``expr`` by differentials.
 
@@ -592,7 +605,8 @@ def explain(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     p = parse_function(expr, shapes, assume)
     d = derive(p, wrt, layout=layout)
     X, f = d.wrt, d.function
-    names = _Names(X)
+    names = _Names(X, {n.name for n in E.walk(f) if isinstance(n, E.Var)}
+                   | {str(s) for v in d.variables.values() for dd in v.shape for s in dd.free_symbols})
     dX = names.dX
     lines: list = [Line("f", f)]
     rules: list = []

@@ -16,10 +16,13 @@ and are what every other module uses to build expressions.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Iterable, Iterator
 
 import sympy
+
+from .errors import MatcalcError
 
 Dim = sympy.Expr
 Shape = tuple  # (rows, cols), each a Dim
@@ -27,7 +30,7 @@ Shape = tuple  # (rows, cols), each a Dim
 ONE = sympy.Integer(1)
 
 
-class ShapeError(ValueError):
+class ShapeError(MatcalcError):
     """Two operands whose shapes do not fit the operation."""
 
 
@@ -215,6 +218,28 @@ class Var(Expr):
         return bool({"symmetric", "spd"} & self.assume) or self.is_scalar
 
 
+FLOAT_MAX = Fraction(10) ** 300  # constants stay inside float64's range, with room for the arithmetic
+FLOAT_TINY = 1 / FLOAT_MAX
+
+
+def _magnitude(v: Fraction) -> str:
+    """'about 1e+600' without printing an int longer than Python allows."""
+    exp10 = (abs(v.numerator).bit_length() - v.denominator.bit_length()) * 0.30103
+    return f"about 1e{exp10:+.0f}"
+
+
+def _check_range(value) -> None:
+    """Raise a TooLargeError for a constant that float64 arithmetic cannot carry (a product of huge literals)."""
+    from .errors import TooLargeError
+
+    if isinstance(value, Fraction):
+        if value and not (FLOAT_TINY <= abs(value) <= FLOAT_MAX):
+            raise TooLargeError(f"a constant ({_magnitude(value)}) is outside the range matcalc computes in "
+                                f"(1e-300 to 1e300 in magnitude)")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise TooLargeError(f"a constant ({value}) is not a finite number")
+
+
 class Const(Expr):
     """A scalar constant: an exact ``Fraction`` or a float."""
 
@@ -223,6 +248,7 @@ class Const(Expr):
     def __init__(self, value):
         if isinstance(value, int):
             value = Fraction(value)
+        _check_range(value)
         super().__init__((value,), (ONE, ONE))
 
     @property
@@ -315,7 +341,8 @@ class Inverse(Expr):
 
 
 class MatPow(Expr):
-    """Integer power ``X^k`` (k >= 2) of a square matrix."""
+    """Integer power ``X^k`` of a square matrix: k >= 2, or an expression in integer symbols
+    (``X^k``, ``X^(k - 1)``, a SymPy expression like a dimension)."""
 
     __slots__ = ()
 
@@ -324,7 +351,7 @@ class MatPow(Expr):
 
 
 class Power(Expr):
-    """Elementwise power ``A .^ p`` with a scalar exponent expression."""
+    """Elementwise power ``A .^ p`` with a scalar exponent, or an exponent of A's shape (entry by entry)."""
 
     __slots__ = ()
 
@@ -418,6 +445,20 @@ class Vec(_Unary):
 
     __slots__ = ()
     out_shape = staticmethod(lambda a: (a.rows * a.cols, ONE))
+
+
+class Unvec(Expr):
+    """The inverse of vec: a column of r*c entries as an r x c matrix, column by column.
+    ``args = (v, r, c)``; it appears in adjoints through a Kronecker product."""
+
+    __slots__ = ()
+
+    def __init__(self, v, r, c):
+        super().__init__((v, dim(r), dim(c)), (dim(r), dim(c)))
+
+    @property
+    def arg(self) -> Expr:
+        return self.args[0]
 
 
 class Softmax(_Unary):
@@ -615,8 +656,12 @@ def inverse(a: Expr) -> Expr:
     return Inverse(a)
 
 
-def matpow(a: Expr, k: int) -> Expr:
+def matpow(a: Expr, k) -> Expr:
     _square("matrix power", a)
+    if isinstance(k, sympy.Expr):
+        if not k.is_Integer:
+            return power(a, dim_scalar(k)) if a.is_scalar else MatPow(a, k)
+        k = int(k)
     if a.is_scalar:
         return power(a, Const(k))
     if k == 0:
@@ -630,7 +675,12 @@ def matpow(a: Expr, k: int) -> Expr:
 
 def power(base: Expr, exponent: Expr) -> Expr:
     if not exponent.is_scalar:
-        raise ShapeError(f"an exponent must be a scalar, got {fmt_shape(exponent.shape)}")
+        if base.is_scalar:  # c .^ x: the base is the constant matrix c
+            base = matmul(base, Ones(*exponent.shape))
+        if exponent.shape != base.shape:
+            raise ShapeError(f"elementwise power: base {fmt_shape(base.shape)} and exponent "
+                             f"{fmt_shape(exponent.shape)} differ")
+        return Power(base, exponent)
     if isinstance(exponent, Const):
         if exponent.value == 1:
             return base
@@ -645,6 +695,19 @@ def power(base: Expr, exponent: Expr) -> Expr:
         if isinstance(base, Power) and isinstance(base.args[1], Const) and _int(exponent.value) and _int(base.args[1].value):
             return power(base.args[0], const(base.args[1].value * exponent.value))
     return Power(base, exponent)
+
+
+def dim_scalar(d: Dim) -> Expr:
+    """A scalar expression whose value is the integer expression ``d`` of dimension symbols (k - 1)."""
+    if d.is_Integer:
+        return const(int(d))
+    if isinstance(d, sympy.Symbol):
+        return Var(str(d), 1, 1, frozenset({"dimension"}))
+    if isinstance(d, sympy.Add):
+        return add(*[dim_scalar(t) for t in d.args])
+    if isinstance(d, sympy.Mul):
+        return matmul(*[dim_scalar(t) for t in d.args])
+    raise ShapeError(f"cannot use {d} as an integer")
 
 
 def _int(v) -> bool:
@@ -677,8 +740,10 @@ def trace(a: Expr) -> Expr:
     _square("tr", a)
     if a.is_scalar:
         return a
-    if isinstance(a, Identity):
-        return Var(str(a.rows), 1, 1, frozenset({"dimension"})) if isinstance(a.rows, sympy.Symbol) else const(int(a.rows))
+    if isinstance(a, Identity) and isinstance(a.rows, sympy.Symbol):
+        return Var(str(a.rows), 1, 1, frozenset({"dimension"}))
+    if isinstance(a, Identity) and a.rows.is_Integer:
+        return const(int(a.rows))
     return Trace(a)
 
 
@@ -718,14 +783,36 @@ def diag_of(a: Expr) -> Expr:
 def vec(a: Expr) -> Expr:
     if a.cols == 1:
         return a
+    if isinstance(a, Unvec):
+        return a.arg
+    if is_zero(a):
+        return Zero(a.rows * a.cols, ONE)
     return Vec(a)
 
 
+def unvec(v: Expr, r, c) -> Expr:
+    """The r x c matrix whose vec is the column ``v``: unvec(vec(M)) = M."""
+    r, c = dim(r), dim(c)
+    if v.cols != 1 or v.rows != r * c:
+        raise ShapeError(f"unvec: a column of {fmt_dim(r * c)} entries makes {fmt_dim(r)}x{fmt_dim(c)}, got {fmt_shape(v.shape)}")
+    if c == 1:
+        return v
+    if isinstance(v, Vec) and v.arg.shape == (r, c):
+        return v.arg
+    if is_zero(v):
+        return Zero(r, c)
+    return Unvec(v, r, c)
+
+
 def softmax(a: Expr) -> Expr:
+    if a.rows == 1:  # column-wise: every column of a single row is [1]
+        return ONE_S if a.is_scalar else Ones(*a.shape)
     return Softmax(a)
 
 
 def logsumexp(a: Expr) -> Expr:
+    if a.rows == 1:  # column-wise over a single row: log(exp(a)) = a
+        return a
     return LogSumExp(a)
 
 
@@ -761,6 +848,7 @@ CONSTRUCTORS = {
     Diag: lambda a: Diag(a) if not a.is_scalar else a,
     DiagOf: diag_of,
     Vec: vec,
+    Unvec: unvec,
     Softmax: softmax,
     LogSumExp: logsumexp,
 }

@@ -38,6 +38,8 @@ import numpy as np
 import sympy
 
 from . import expr as E
+from .budget import tick
+from .errors import MatcalcError
 from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
@@ -128,7 +130,7 @@ class VerificationError(AssertionError):
         self.counterexample = counterexample
 
 
-class DomainError(ValueError):
+class DomainError(MatcalcError):
     pass
 
 
@@ -353,6 +355,7 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
     fn = _compiled(f, variables)
     target = _compiled(region.argument, variables) if region is not None else None
     for attempt in range(MAX_DRAWS):
+        tick("verifying")
         # unrestricted points first: positive draws only where the domain demands them, so that a
         # result right only for positive entries ((x.^2).^(1/2) = x) is caught
         restrict = attempt >= MAX_DRAWS // 4
@@ -380,7 +383,7 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
                         ok = False
                 if ok:
                     return point
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError):
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, OverflowError):
             continue
     where = f" where {region}" if region is not None else ""
     raise DomainError(f"found no point in the domain of {f}{where} at shapes {dims} after {MAX_DRAWS} draws")
@@ -472,6 +475,7 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
         if nx <= 64 and J.size <= 4096:
             cols = []
             for j in range(nx):
+                tick("verifying")
                 E_j = np.zeros(nx)
                 E_j[j] = 1.0
                 Ej = E_j.reshape(shape_x, order="F") if shape_x else 1.0
@@ -548,6 +552,7 @@ def _counterexample(dims, point, analytic, numeric, what) -> dict:
 
 EXPLICIT_MAX_ENTRIES = 36
 EXPLICIT_MAX_SIZE = 3
+EXPLICIT_MAX_NODES = 400  # nodes of the differentiated function, counting X^k as k^2
 
 
 def _explicit_check(d, target, variables, syms, rng, tol) -> str:
@@ -558,6 +563,9 @@ def _explicit_check(d, target, variables, syms, rng, tol) -> str:
     sizes = [_size(d, dims) for v in variables for d in v.shape]
     if max(sizes, default=1) > EXPLICIT_MAX_SIZE:
         return f"skipped (a declared size above {EXPLICIT_MAX_SIZE} makes symbolic entries too slow)"
+    work = sum(n.args[1] ** 2 if isinstance(n, E.MatPow) and isinstance(n.args[1], int) else 1 for n in E.walk(target))
+    if work > EXPLICIT_MAX_NODES:
+        return "skipped (the function is too large for symbolic entries)"
     try:
         point = draw_point(d.function, variables, dims, rng)
     except DomainError as e:

@@ -74,11 +74,14 @@ def _bind(e: E.Expr, variables: dict, what: str) -> E.Expr:
     return substitute(e, mapping) if mapping else e
 
 
-def read_claim(claimed, variables: dict, what: str = "the claim", targets: list = ()) -> E.Expr:
+def read_claim(claimed, variables: dict, what: str = "the claim", targets: list = (),
+               dropped: list | None = None) -> E.Expr:
     """The claimed answer as a matcalc expression over the function's variables.
 
     ``targets``: the shapes the answer may have (the requested layout's first).
     A size that only context gives (``vector(1)`` alone) is taken from them.
+    ``dropped``: a list that receives the restricted-domain subterms the text
+    writes but the expression lost (``0*log(-s)``); the claim is undefined where one is.
     """
     if isinstance(claimed, Derivative):
         claimed = claimed.result
@@ -93,11 +96,14 @@ def read_claim(claimed, variables: dict, what: str = "the claim", targets: list 
         p = parse_text(claimed, shapes=shapes, known=known)
         fresh = _fresh_dims(p, shapes)
         e = _bind(p.expr, variables, what)
+        if dropped is not None:
+            dropped.extend(_bind(w, variables, what) for w in p.dropped
+                           if not any(s in fresh for s in shape_symbols(w)))
     elif isinstance(claimed, sympy.Basic):
         from ..sympy_bridge import from_sympy
 
         # through text, so that the claim's dimensions are unified with the function's
-        return read_claim(to_text(from_sympy(claimed).expr), variables, what, targets)
+        return read_claim(to_text(from_sympy(claimed).expr), variables, what, targets, dropped)
     else:
         raise MatcalcError(f"{what} must be text, LaTeX, a SymPy expression or a matcalc expression, "
                            f"got {type(claimed).__name__}")

@@ -205,7 +205,7 @@ def swap_candidates(claim: E.Expr):
             v = n.args[1].value
             if isinstance(v, Fraction) and v.denominator == 1 and v >= 2 and n.args[0].rows == n.args[0].cols:
                 reps.append(E.matpow(n.args[0], int(v)))
-        elif isinstance(n, E.MatPow):
+        elif isinstance(n, E.MatPow) and isinstance(n.args[1], int):
             reps.append(E.power(n.args[0], E.const(n.args[1])))
         for r in reps:
             try:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .. import expr as E
+from ..budget import guarded
 from ..api import MatcalcError, check_layout, derive
 from ..emit.text import to_text
 from ..evaluate import (
@@ -186,6 +187,9 @@ class _Steps:
                 j = _matching_paren(text, m.end() - 1)
                 inner = text[m.end():j]
                 name = f"_dv{self.counter}"
+                while re.search(rf"\b{name}\b", text) or name in self.vars or name in self.labels:
+                    self.counter += 1  # a placeholder is never a name the derivation uses
+                    name = f"_dv{self.counter}"
                 self.counter += 1
                 subs[name] = self.derivative(m.group("wrt"), inner)
                 text = text[:m.start()] + name + text[j + 1:]
@@ -320,6 +324,7 @@ class _Steps:
         return (False, checked, msg, f.tags[0] if f else "wrong", ce)
 
 
+@guarded
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
                 *, seed: int = 0, tol: float = TOLERANCE) -> StepsReport:
     """Check a derivation: every step must equal the one before it.

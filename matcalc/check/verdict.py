@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import expr as E
+from ..budget import guarded
 from ..api import LAYOUTS, Derivative, MatcalcError, check_layout, derive, hessian
 from ..emit.latex import to_latex
 from ..emit.text import to_text
@@ -217,6 +218,7 @@ def _verified(d: Derivative) -> None:
     _VERIFIED[key] = True
 
 
+@guarded
 def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=None, assume=None,
           *, trials: int = TRIALS, seed: int = 0, tol: float = TOLERANCE) -> Verdict:
     """Judge a claimed derivative of ``expr`` with respect to ``wrt``.
@@ -248,8 +250,9 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
     d = (hessian if order == 2 else derive)(p, wrt, layout=layout or "denominator")
     _verified(d)
     order_ = [layout or "denominator"] + [L for L in LAYOUTS if L != (layout or "denominator")]
-    claim = read_claim(claimed, d.variables, targets=[d.in_layout(L).result.shape for L in order_])
-    return _judge(d, claim, layout, trials, seed, tol)
+    dropped: list = []
+    claim = read_claim(claimed, d.variables, targets=[d.in_layout(L).result.shape for L in order_], dropped=dropped)
+    return _judge(d, claim, layout, trials, seed, tol, dropped)
 
 
 def judging_points(function: E.Expr, expected: E.Expr, variables, trials: int = TRIALS, seed: int = 0) -> Points:
@@ -279,7 +282,8 @@ def _short(v) -> str:
     return f"a {'x'.join(map(str, a.shape))} array"
 
 
-def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: int, tol: float) -> Verdict:
+def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: int, tol: float,
+           dropped: list = ()) -> Verdict:
     targets = {"denominator": d.denominator, "numerator": d.numerator}
     layouts = [layout] if layout else list(LAYOUTS)
     fitting = [L for L in layouts if claim.shape == targets[L].shape]
@@ -308,6 +312,14 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
             notes.append(f"the simplifier called the claim equal to the {L}-layout result but the numbers "
                          "disagree; the numbers win (please report this engine bug)")
             proofs[L] = None
+    for w in dropped:  # written in the claim, lost when it was built: undefined there, the claim is undefined
+        bad = [k for k, v in enumerate(points.values(w)) if v is None or not np.all(np.isfinite(v))]
+        if bad:
+            k, L = bad[0], (fitting or [layout or "denominator"])[0]
+            msg = undefined_message(points, k, f"the claim's term {to_text(w)}")
+            ce = counterexample(points, k, points.values(claim), points.values(targets[L])) \
+                if claim.shape == targets[L].shape else None
+            return verdict(False, None, ["wrong"], msg, checked, ce=ce, err=float("inf"))
     # agreement that proves nothing: both 0 everywhere, or a side of a kink never reached
     agree = good or [L for L in fitting if matches[L].equal]
     if agree and not proofs.get(agree[0]) and (points.unreached or not good):

@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from ..errors import MatcalcError
+
 MAX_LENGTH = 20_000
-MAX_DEPTH = 200
+MAX_DEPTH = 200  # levels of nesting: brackets, calls and operators (see check_tree)
+LARK_DEPTH = 4 * MAX_DEPTH + 10  # the grammar's own tree: each level of nesting is up to 4 of its levels
+MAX_NODES = 10_000  # operands and operations
+MAX_DIGITS = 100  # digits of a number literal
 
 GRAMMAR = r"""
 ?start: sum
@@ -46,7 +51,7 @@ NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?/
 _PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-class ParseError(ValueError):
+class ParseError(MatcalcError):
     """A syntax error: one line naming the problem and its column."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):
@@ -100,18 +105,54 @@ def parse_tree(text: str) -> Node:
         tree = _PARSER.parse(text)
     except UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
-        raise ParseError(f"unexpected character {ch!r}", text, e.column) from None
+        raise ParseError(f"unexpected character {ch!r}", text, e.pos_in_stream + 1) from None
     except UnexpectedEOF:
         raise ParseError("unexpected end of input", text, len(text) + 1) from None
     except UnexpectedToken as e:
         if e.token.type == "$END":
             raise ParseError("unexpected end of input", text, len(text) + 1) from None
-        raise ParseError(f"unexpected {_describe(e.token)}", text, e.column) from None
+        raise ParseError(f"unexpected {_describe(e.token)}", text, e.token.start_pos + 1) from None
     except UnexpectedInput as e:  # pragma: no cover - the three above cover lark's errors
         raise ParseError("syntax error", text, getattr(e, "column", None)) from None
-    if _depth(tree) > MAX_DEPTH:
+    if _depth(tree) > LARK_DEPTH:  # bounds _convert's recursion; check_tree counts the real nesting
         raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep")
     return _convert(tree)
+
+
+def _abbrev(s: str) -> str:
+    return s if len(s) <= 24 else f"{s[:10]}...{s[-10:]} ({len(s)} characters)"
+
+
+def check_number(s: str, text: str, start: int) -> None:
+    """A number literal must have at most ``MAX_DIGITS`` digits and lie in float64's range."""
+    mantissa = s.lower().split("e")[0]
+    digits = sum(ch.isdigit() for ch in mantissa)
+    if digits > MAX_DIGITS:
+        raise ParseError(f"the number {_abbrev(s)} has {digits} digits; the limit is {MAX_DIGITS}", text, start + 1)
+    v = float(s)
+    if not math.isfinite(v) or abs(v) > 1e300 or (v == 0 and mantissa.strip("0.")) or (v != 0 and abs(v) < 1e-300):
+        raise ParseError(f"the number {_abbrev(s)} is outside the range of a float (matcalc computes with magnitudes from 1e-300 to 1e300)",
+                         text, start + 1)
+
+
+def check_tree(tree: Node, text: str) -> None:
+    """Bounds every parser's tree obeys: nesting (brackets and operators, not counting plain
+    parentheses) at most ``MAX_DEPTH`` levels, at most ``MAX_NODES`` nodes, and every number in range."""
+    count = 0
+    stack = [(tree, 0)]
+    while stack:
+        n, d = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ParseError(f"the expression has more than {MAX_NODES} operands and operations; "
+                             f"the limit is {MAX_NODES}", text)
+        if n.kind not in ("group", "pos") and n.args:
+            d += 1
+            if d > MAX_DEPTH:
+                raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep", text, n.start + 1)
+        if n.kind == "number":
+            check_number(str(n.value), text, n.start)
+        stack.extend((a, d) for a in n.args)
 
 
 def _depth(tree) -> int:
@@ -139,10 +180,7 @@ def _convert(t) -> Node:
     k = t.data
     ch = t.children
     if k == "number":
-        s = str(ch[0])
-        if not math.isfinite(float(s)) or (float(s) != 0 and abs(float(s)) < 1e-300):
-            raise ParseError(f"the number {s} is outside the range of a float", "", start + 1)
-        return Node("number", value=s, start=start, end=end)
+        return Node("number", value=str(ch[0]), start=start, end=end)
     if k == "name":
         return Node("name", value=str(ch[0]), start=start, end=end)
     if k == "call":

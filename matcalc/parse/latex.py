@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .grammar import MAX_DEPTH, MAX_LENGTH, Node, ParseError, _depth
+from .grammar import LARK_DEPTH, MAX_DEPTH, MAX_LENGTH, Node, ParseError, _depth
 from .text import ELEMENTWISE, FUNCTION_ARITY, Parsed, build_parsed
 
 # -- vocabulary -----------------------------------------------------------------
@@ -269,7 +269,7 @@ def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
         raise ParseError("unexpected end of input", text, len(text) + 1) from None
     except UnexpectedInput as e:  # pragma: no cover - the ones above cover lark's errors
         raise ParseError("syntax error", text, getattr(e, "column", None)) from None
-    if _depth(tree) > MAX_DEPTH:
+    if _depth(tree) > LARK_DEPTH:
         raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep")
     try:
         return _ToNode(text, declared).node(tree)

@@ -20,7 +20,8 @@ import sympy
 
 from .. import expr as E
 from ..functions import FUNCTIONS
-from .grammar import Node, ParseError, parse_tree
+from ..errors import MatcalcError, TooLargeError
+from .grammar import Node, ParseError, check_tree, parse_tree
 
 ELEMENTWISE = set(FUNCTIONS)  # the catalogue: adding a function there makes it parse
 TO_SCALAR = {"sum", "tr", "det", "logdet", "norm1", "norm2", "normF"}
@@ -35,11 +36,12 @@ SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
+MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(MatcalcError):
     """Operands whose shapes do not fit; names both operands and their shapes."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):
@@ -50,8 +52,15 @@ class ShapeMismatchError(ValueError):
     caret = ParseError.caret
 
 
-class UnknownNameError(ValueError):
-    pass
+class UnknownNameError(MatcalcError):
+    """A name the context does not know; with its column (and a caret) when it comes from parsed text."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.text = text
+        self.column = column
+        super().__init__(message + (f" at column {column}" if column is not None else ""))
+
+    caret = ParseError.caret
 
 
 # -- dimension unification ------------------------------------------------------
@@ -107,6 +116,27 @@ def _leaves(d: D):
     return [] if v == 1 else [v]
 
 
+def _prod(a: D, b: D) -> D:
+    """The dimension a*b; 1*b is b itself, so that kron(2, x) is n x 1, not 1*n x 1*1."""
+    if find(a).value == 1:
+        return b
+    if find(b).value == 1:
+        return a
+    return D(("prod", a, b))
+
+
+def _occurs(d: D, inside: D) -> bool:
+    """Whether the root ``d`` is a factor of the dimension ``inside`` (n = n*m has no solution m > 1)."""
+    stack = [find(inside)]
+    while stack:
+        r = stack.pop()
+        if r is d:
+            return True
+        if isinstance(r.value, tuple):
+            stack.extend((find(r.value[1]), find(r.value[2])))
+    return False
+
+
 def _unify(a: D, b: D, deferred: list) -> bool:
     ra, rb = find(a), find(b)
     if ra is rb:
@@ -116,12 +146,12 @@ def _unify(a: D, b: D, deferred: list) -> bool:
         ra.parent = rb
         return True
     if va is None:
-        if vb == 1:
+        if vb == 1 or _occurs(ra, rb):
             return False
         ra.parent = rb
         return True
     if vb is None:
-        if va == 1:
+        if va == 1 or _occurs(rb, ra):
             return False
         rb.parent = ra
         return True
@@ -131,7 +161,7 @@ def _unify(a: D, b: D, deferred: list) -> bool:
             # both products known: they agree as products (1*n = n*1)
             return sorted(map(str, la)) == sorted(map(str, lb))
         # otherwise (a1 a2) ~ (b1 b2) factor by factor: tr(kron(X, X)) makes X square
-        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred):
+        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred) and not _occurs(ra, rb):
             ra.parent = rb
             return True
         return False
@@ -148,6 +178,9 @@ class Parsed:
     expr: E.Expr
     variables: dict
     text: str
+    # subterms with a restricted domain (log, sqrt, a divisor, inv, ...) that the input writes but the built
+    # expression no longer holds (0*log(-s) is built as 0): where one is undefined, the input is undefined
+    dropped: tuple = ()
 
     def shapes_note(self) -> str:
         return E.shapes_note(self.variables)
@@ -182,10 +215,12 @@ def parse_shape(spec) -> tuple:
         raise ShapeMismatchError(f"a shape has one or two dimensions, got {spec!r}")
     out = []
     for d in spec:
-        if isinstance(d, str) and d.strip().isdigit():
+        if isinstance(d, str) and d.strip().isascii() and d.strip().isdigit() and len(d.strip()) <= 6:
             d = int(d)
         if isinstance(d, str) and not d.isidentifier():
-            raise ShapeMismatchError(f"a dimension must be a number or a name, got {d!r}")
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d[:24]!r}")
+        if isinstance(d, int) and not 1 <= d <= MAX_SIZE:
+            raise ShapeMismatchError(f"a dimension must be a number from 1 to {MAX_SIZE} or a name, got {d}")
         out.append(d)
     return tuple(out)
 
@@ -229,6 +264,7 @@ class _Inferrer:
         self.deferred: list = []
         self.named: dict = {}
         self.const_nodes: dict = {}
+        self.power_names: set = set()  # integer symbols used as matrix-power exponents (X^k)
 
     def named_dim(self, name: str) -> D:
         d = self.named.get(name)
@@ -312,10 +348,20 @@ class _Inferrer:
         if k == "pow":
             base, ex = n.args
             bt, et = self.infer(base), self.infer(ex)
+            if n.value == ".^" and not _is_scalar(et):  # an exponent matrix: entry by entry
+                if _is_scalar(bt):
+                    return et
+                self.unify(bt[0], et[0], n, "elementwise power", (base, bt, ex, et))
+                self.unify(bt[1], et[1], n, "elementwise power", (base, bt, ex, et))
+                return bt
             if not _is_scalar(et):
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
                 k = _int_literal(ex)
+                sym = _symbolic_exponent(ex) if k is None else None
+                if sym is not None:
+                    self.power_names |= sym.names
+                    k = 2  # an integer symbol: sized like a dimension, checked as a square power
                 if k is None:
                     raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
                 if abs(k) > MAX_MATRIX_POWER:
@@ -346,7 +392,7 @@ class _Inferrer:
             ds = [self._dim_arg(n, a) for a in args]
             if f == "eye":
                 return (ds[0], ds[0])
-            return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
+            return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -370,10 +416,41 @@ class _Inferrer:
             return (t[0], _one())
         if f == "kron":
             a, b = ts
-            return (D(("prod", a[0], b[0])), D(("prod", a[1], b[1])))
+            return (_prod(a[0], b[0]), _prod(a[1], b[1]))
         if f == "vec":
-            return (D(("prod", t[0], t[1])), _one())
+            return (_prod(t[0], t[1]), _one())
         raise _Fail(n, f"unknown function {f}")  # pragma: no cover
+
+
+@dataclass
+class _SymExponent:
+    value: sympy.Expr
+    names: set
+
+
+def _symbolic_exponent(n: Node):
+    """k, k - 1, (k + 2), 2*k: an integer expression of names, for a matrix power X^k; None otherwise."""
+    if n.kind in ("group", "pos"):
+        return _symbolic_exponent(n.args[0])
+    if n.kind == "name":
+        return _SymExponent(E.dim(n.value), {n.value})
+    if n.kind == "sum":
+        parts = []
+        for a in n.args:
+            k = _int_literal(a)
+            parts.append(_SymExponent(sympy.Integer(k), set()) if k is not None else _symbolic_exponent(a))
+        if any(p is None for p in parts) or not any(p.names for p in parts):
+            return None
+        total = parts[0].value
+        for sign, p in zip(n.value, parts[1:]):
+            total = total + p.value if sign == "+" else total - p.value
+        return _SymExponent(total, set().union(*(p.names for p in parts)))
+    if n.kind == "product" and list(n.value) == ["*"]:
+        a, b = (_int_literal(x) for x in n.args)
+        other = _symbolic_exponent(n.args[1] if a is not None else n.args[0])
+        if other is not None and (a is not None or b is not None):
+            return _SymExponent(other.value * (a if a is not None else b), other.names)
+    return None
 
 
 def _int_literal(n: Node):
@@ -466,6 +543,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     it is used for error messages only.  Shared by :func:`parse` and
     :func:`matcalc.parse.latex.parse_latex`.
     """
+    check_tree(tree, text)
     _check_calls(tree, text)
     names, eye_dims = _names(tree)
     if shapes is not None and not isinstance(shapes, dict):
@@ -479,7 +557,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         for nm in names:
             if nm not in known and nm not in declared:
                 pos = _find_name(tree, nm)
-                raise UnknownNameError(f"unknown name {nm!r} at column {pos + 1}")
+                raise UnknownNameError(f"unknown name {nm!r}", text, pos + 1)
     dim_names = set(eye_dims)
     for r, c in declared.values():
         for d in (r, c):
@@ -515,6 +593,8 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
             raise _mismatch(f, text) from None
     else:  # pragma: no cover - every retry fixes one name
         raise ShapeMismatchError("could not infer the shapes", text)
+    for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
+        kinds[nm] = "dim"
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -530,13 +610,18 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if {"symmetric", "spd", "invertible"} & a and r != c:
             raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
         variables[nm] = E.Var(nm, r, c, a)
+    carried = {str(s) for v in variables.values() for d in v.shape for s in d.free_symbols}
+    for nm in sorted(eye_dims - set(variables) - carried):  # a size only eye(p) names: an input of the compiled function
+        variables[nm] = E.Var(nm, 1, 1, frozenset({"dimension"}))
     const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
     builder = _Builder(text, variables, const_shapes)
     try:
         e = builder.build(tree)
     except E.ShapeError as ex:  # pragma: no cover - inference rejects these first
         raise ShapeMismatchError(str(ex), text) from None
-    return Parsed(e, variables, text)
+    kept = set(E.walk(e)) if builder.restricted else set()
+    dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
+    return Parsed(e, variables, text, dropped)
 
 
 def _find_name(tree: Node, name: str) -> int:
@@ -599,11 +684,35 @@ class _Builder:
         self.text = text
         self.vars = variables
         self.const_shapes = const_shapes  # id(node) -> the inferred shape of vector(c), matrix(c), eye()
+        self.restricted: list = []  # built subterms whose domain is restricted (see Parsed.dropped)
+
+    def restrict(self, e: E.Expr) -> E.Expr:
+        self.restricted.append(e)
+        return e
 
     def fail(self, n: Node, msg: str):
         return ShapeMismatchError(msg, self.text, n.start + 1)
 
     def build(self, n: Node) -> E.Expr:
+        try:
+            return self._build(n)
+        except (E.ShapeError, TooLargeError) as ex:
+            if getattr(ex, "column", None) is not None:
+                raise
+            if isinstance(ex, E.ShapeError):
+                raise ShapeMismatchError(str(ex), self.text, n.start + 1) from None
+            err = TooLargeError(f"{ex} at column {n.start + 1}")
+            err.column, err.text = n.start + 1, self.text
+            raise err from None
+
+    def _inverse(self, b: E.Expr, a: Node) -> E.Expr:
+        """1/b for the divisor b written at node a."""
+        try:
+            return self.restrict(E.power(b, E.const(-1)))
+        except E.ShapeError:
+            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+
+    def _build(self, n: Node) -> E.Expr:
         k = n.kind
         if k == "number":
             return E.const(Fraction(n.value))
@@ -627,23 +736,32 @@ class _Builder:
             return E.add(*terms)
         if k == "product":
             acc = self.build(n.args[0])
+            run: list = []  # a run of '*' factors, multiplied at once: a long chain costs linear time
             for op, a in zip(n.value, n.args[1:]):
                 b = self.build(a)
                 if op == "*":
-                    acc = E.matmul(acc, b)
-                elif op == "/":
-                    acc = E.matmul(acc, E.power(b, E.const(-1)))
+                    run.append(b)
+                    continue
+                if run:
+                    acc, run = E.matmul(acc, *run), []
+                if op == "/":
+                    acc = E.matmul(acc, self._inverse(b, a))
                 elif op == ".*":
                     acc = E.hadamard(acc, b) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, b)
                 else:
-                    inv = E.power(b, E.const(-1))
+                    inv = self._inverse(b, a)
                     acc = E.hadamard(acc, inv) if not (acc.is_scalar or b.is_scalar) else E.matmul(acc, inv)
-            return acc
+            return E.matmul(acc, *run) if run else acc
         if k == "pow":
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
-                return E.matpow(base, _int_literal(n.args[1]))
-            return E.power(base, self.build(n.args[1]))
+                k = _int_literal(n.args[1])
+                if k is None:
+                    return E.matpow(base, _symbolic_exponent(n.args[1]).value)
+                return self.restrict(E.matpow(base, k)) if k < 0 else E.matpow(base, k)
+            ex = self.build(n.args[1])
+            whole = isinstance(ex, E.Const) and ex.value >= 0 and ex.value == int(ex.value)
+            return E.power(base, ex) if whole else self.restrict(E.power(base, ex))
         if k == "call":
             return self.call(n)
         raise self.fail(n, f"unknown syntax {k}")  # pragma: no cover
@@ -661,7 +779,8 @@ class _Builder:
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
-            return E.apply(f, a)
+            r = E.apply(f, a)
+            return self.restrict(r) if FUNCTIONS[f].domain != "real" else r
         if f in ("vector", "matrix"):
             # sized from context: the inferred shape was stored on the node by the builder's caller
             shape = self._context_shape(n)
@@ -673,7 +792,7 @@ class _Builder:
         }
         if f == "kron":
             return E.kron(args[0], args[1])
-        return table[f](a)
+        return self.restrict(table[f](a)) if f in ("inv", "logdet") else table[f](a)
 
     def _context_shape(self, n: Node):
         shape = self.const_shapes.get(id(n))

@@ -18,10 +18,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..errors import MatcalcError
+
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "iris.csv"
 
 
-class DataError(ValueError):
+class DataError(MatcalcError):
     """Training data that cannot be used; the message is one line and names the place."""
 
 

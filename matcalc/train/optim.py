@@ -6,6 +6,8 @@ for ``slice(None)``) and an objective callable ``objective(w)`` over the whole
 training set, as autograd's ``misc/optimizers.py`` does.
 
 >>> import numpy as np
+
+from ..errors import MatcalcError
 >>> target = np.array([1.0, -2.0])
 >>> grad = lambda w, idx: 2 * (w - target)          # gradient of ||w - target||^2
 >>> loss = lambda w: float(np.sum((w - target) ** 2))
@@ -21,10 +23,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..errors import MatcalcError
+
 SCHEDULES = ("constant", "invscaling")
 
 
-class TrainingError(ValueError):
+class TrainingError(MatcalcError):
     """Training could not go on (the loss became NaN or infinite)."""
 
 
