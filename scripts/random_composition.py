@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=int, default=0, help="index of the first expression (to split a run)")
     ap.add_argument("--out", help="also write one JSON line per expression here")
     ap.add_argument("--summarize", nargs="+", metavar="JSONL", help="only summarize files written with --out")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="with --summarize: judge the failed rows again (after a fix), the same expressions")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--depth", type=int, default=6)
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds allowed to derive one expression")
@@ -47,6 +49,14 @@ def main(argv=None) -> int:
         for name in args.summarize:
             with open(name) as fh:
                 rows += [json.loads(line) for line in fh if line.strip()]
+        if args.rejudge:
+            for k, r in enumerate(rows):
+                if r["status"] in ("wrong", "internal", "timeout"):
+                    rng = np.random.default_rng([args.seed, r["i"]])
+                    case = random_case(Chooser(rng), args.depth, assumptions=not args.no_assume)
+                    assert case.text == r["text"], "the rows come from another seed or generator"
+                    out = judge(case, rng, time_limit=args.timeout, self_check=args.self_check)
+                    rows[k] = {**r, "status": out.status, "detail": out.detail[:400], "derive_s": out.derive_s}
     else:
         sink = open(args.out, "w") if args.out else None
         for i in range(args.start, args.start + args.count):

@@ -403,7 +403,7 @@ class FunctionAtPoints:
     def point(self, rng, sizes: dict, tries: int = 30):
         """A point where the function is finite and every kink argument is away from 0."""
         for _ in range(tries):
-            pt = {v.name: _draw(v, sizes, rng) for v in self.variables}
+            pt = {v.name: _draw(v, sizes, rng) for v in self.variables if "dimension" not in v.assume}
             pt.update({k: v for k, v in sizes.items() if k not in pt})  # sizes no array carries
             with np.errstate(all="ignore"):
                 try:

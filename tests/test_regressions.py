@@ -28,6 +28,10 @@ FIXED_HERE = [
     ("tr(kron(eye(p), S))", "S", {}, "check: a size in the claim read as a vector"),
     ("(tr(eye(p)))*(c)", "c", {"c": "positive"}, "check: a size in the claim read as a vector"),
     ("-((softplus(tr(kron((eye(n))', (z)*(z + z)'))))^0.5)", "z", {}, "check: a size in the claim read as a vector"),
+    # the judge itself drew a size used as a scalar (m in c*eye(m)) as a random number
+    ("(c)*(eye(m))", "c", {}, "judge: a size drawn as a number"),
+    ("((c)*(eye(n)))^2", "c", {}, "judge: a size drawn as a number"),
+    ("normF(((tr(kron((eye(m))^3, A)))/(softplus((x)'*(x))))*((u)*(z)'))", "x", {}, "judge: a size drawn as a number"),
 ]
 
 # Found by random composition in areas that others own, and fixed there (rules7's engine answers):
