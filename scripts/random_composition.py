@@ -83,9 +83,9 @@ def main(argv=None) -> int:
     total = time.perf_counter() - start
     print(f"\n{len(rows)} expressions (seed {args.seed}, depth <= {args.depth}, "
           f"assumptions {'off' if args.no_assume else 'on'}) in {total:.0f} s")
-    for k in ("ok", "wrong", "error", "internal", "timeout", "nopoint"):
+    for k in ("ok", "wrong", "error", "internal", "timeout", "nopoint", "judge"):
         label = {"error": "clear error", "internal": "internal error",
-                 "nopoint": "no point found by the judge"}.get(k, k)
+                 "nopoint": "no point found by the judge", "judge": "the judge's own failure"}.get(k, k)
         print(f"  {label:28s} {counts[k]}")
     print("\nderivation time by depth (both layouts; Hessians included for scalar functions)")
     print("  depth   count   median s   p90 s     max s")

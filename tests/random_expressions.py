@@ -490,6 +490,14 @@ def draw_sizes(rng) -> dict:
 
 def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: bool = True,
           self_check: bool = False) -> Outcome:
+    """See :func:`_judge`; a failure of the judge's own code is its own status, "judge"."""
+    try:
+        return _judge(case, rng, time_limit, points, hessians, self_check)
+    except Exception as e:  # noqa: BLE001
+        return Outcome("judge", f"the judge failed: {type(e).__name__}: {e}")
+
+
+def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self_check: bool) -> Outcome:
     """Derive (both layouts; the Hessian too for a scalar function) and compare with finite differences.
 
     With ``self_check``, a right result must also pass matcalc's own ``verify``, and ``check`` must
