@@ -36,7 +36,7 @@ def main(argv=None) -> int:
                     help="with --summarize: judge the failed rows again (after a fix), the same expressions")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--depth", type=int, default=6)
-    ap.add_argument("--timeout", type=float, default=5.0, help="seconds allowed to derive one expression")
+    ap.add_argument("--timeout", type=float, default=5.0, help="CPU seconds allowed to derive one expression")
     ap.add_argument("--no-assume", action="store_true")
     ap.add_argument("--show", type=int, default=1000, help="how many failures to list")
     ap.add_argument("--quiet", action="store_true")
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         label = {"error": "clear error", "internal": "internal error",
                  "nopoint": "no point found by the judge", "judge": "the judge's own failure"}.get(k, k)
         print(f"  {label:28s} {counts[k]}")
-    print("\nderivation time by depth (both layouts; Hessians included for scalar functions)")
+    print("\nderivation CPU time by depth (both layouts; Hessians included for scalar functions)")
     print("  depth   count   median s   p90 s     max s")
     for dpt in sorted(by_depth):
         t = np.array(by_depth[dpt])
