@@ -399,6 +399,8 @@ class FunctionAtPoints:
         kinks = [n.children[0] for n in E.walk(self.parsed.expr)
                  if (isinstance(n, E.Apply) and n.fname in KINKED) or isinstance(n, E.Norm1)]
         self.kinks = [compile_expr(k, self.variables, "k") for k in kinks]
+        # a 2-norm is not differentiable where its argument is 0 (S' - S at size 1 is 0 everywhere)
+        self.norms = [compile_expr(n, self.variables, "k") for n in E.walk(self.parsed.expr) if isinstance(n, E.Norm2)]
 
     def point(self, rng, sizes: dict, tries: int = 30):
         """A point where the function is finite and every kink argument is away from 0."""
@@ -411,7 +413,8 @@ class FunctionAtPoints:
                     if not np.all(np.isfinite(val)) or np.max(np.abs(val), initial=0) > 1e6:
                         continue
                     # away from every kink; an exact 0 is structural (x - x) and no kink is crossed there
-                    if all(_away(np.asarray(k(**pt), dtype=float)) for k in self.kinks):
+                    if all(_away(np.asarray(k(**pt), dtype=float)) for k in self.kinks) and \
+                            all(float(k(**pt)) > 1e-2 for k in self.norms):
                         return pt
                 except (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError):
                     continue

@@ -32,6 +32,8 @@ FIXED_HERE = [
     ("(c)*(eye(m))", "c", {}, "judge: a size drawn as a number"),
     ("((c)*(eye(n)))^2", "c", {}, "judge: a size drawn as a number"),
     ("normF(((tr(kron((eye(m))^3, A)))/(softplus((x)'*(x))))*((u)*(z)'))", "x", {}, "judge: a size drawn as a number"),
+    # the judge took a point where a 2-norm's argument is 0 (S' - S at n = 1), where no derivative exists
+    ("(-(normF(S' - (S))))*((a)*(y))", "S", {}, "judge: a point at the kink of a 2-norm"),
 ]
 
 # Found by random composition in areas that others own, and fixed there (rules7's engine answers):
