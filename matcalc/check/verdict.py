@@ -275,7 +275,7 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
     order_ = [layout or "denominator"] + [L for L in LAYOUTS if L != (layout or "denominator")]
     targets = [d.in_layout(L).result.shape for L in order_]
     try:
-        readings = read_claims(claimed, _with_sizes(d), targets=targets)
+        readings = read_claims(claimed, d.variables, targets=targets)
     except (ShapeMismatchError, E.ShapeError) as err:
         return _untyped(d, claimed, layout, err, tol)
     verdicts = [_judge(d, r.expr, layout, trials, seed, tol, r.dropped) for r in readings]
@@ -311,16 +311,6 @@ def _ambiguous(d: Derivative, readings: list, verdicts: list, trials: int, seed:
     v.message = f"ambiguous: {shown}; write it with explicit operators (* and ')"
     v.readings = [(r.reader, to_text(r.expr), w.correct) for r, w in zip(readings, verdicts)]
     return v
-
-
-def _with_sizes(d: Derivative) -> dict:
-    """The function's variables and its sizes: a claim may use a size as a scalar (p*eye(n) for tr(kron(eye(p), S)))."""
-    known = dict(d.variables)
-    for n in (*E.walk(d.function), *E.walk(d.result)):
-        for dim in n.shape:
-            for s in dim.free_symbols:
-                known.setdefault(str(s), E.Var(str(s), 1, 1, frozenset({"dimension"})))
-    return known
 
 
 def judging_points(function: E.Expr, expected: E.Expr, variables, trials: int = TRIALS, seed: int = 0) -> Points:
