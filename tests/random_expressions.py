@@ -160,6 +160,8 @@ class Generator:
         fname = self.ch.choice(sorted(FUNCTIONS))
         if FUNCTIONS[fname].domain == "positive":
             return f"{fname}({self.positive(t, depth)})"
+        if getattr(FUNCTIONS[fname], "inside", None) is not None:  # arcsin, arccos, tan: inside (-1/2, 1/2)
+            return f"{fname}((0.5)*(tanh({self.gen(t, depth - 1)})))"
         return f"{fname}({self.gen(t, depth - 1)})"
 
     def gen_s(self, t, depth) -> str:
