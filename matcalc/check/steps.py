@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from .. import expr as E
 from ..budget import guarded
+from ..errors import TooLargeError
 from ..api import MatcalcError, check_layout, derive
 from ..emit.text import to_text
 from ..evaluate import (
@@ -324,6 +326,10 @@ class _Steps:
         return (False, checked, msg, f.tags[0] if f else "wrong", ce)
 
 
+MAX_LINES = 200  # lines of steps (blank lines and comments do not count)
+MAX_TEXT = 1_000_000  # characters of a whole derivation
+
+
 @guarded
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
                 *, seed: int = 0, tol: float = TOLERANCE) -> StepsReport:
@@ -357,7 +363,22 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
     2
     """
     if isinstance(lines, str):
+        if len(lines) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is {len(lines)} characters long; the limit is {MAX_TEXT}")
         lines = lines.splitlines()
+    else:
+        try:
+            lines = list(itertools.islice(lines, MAX_TEXT // 8 + 1))
+        except TypeError:
+            raise MatcalcError(f"lines is a string or a list of strings, got {type(lines).__name__}") from None
+        if len(lines) > MAX_TEXT // 8:
+            raise TooLargeError(f"the derivation has more than {MAX_TEXT // 8} lines; the limit is {MAX_TEXT // 8}")
+        if not all(isinstance(x, str) for x in lines):
+            raise MatcalcError("lines is a string or a list of strings, one step per line")
+        if sum(map(len, lines)) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is longer than {MAX_TEXT} characters; the limit is {MAX_TEXT}")
+    if sum(1 for x in lines if x.strip() and not x.strip().startswith("#")) > MAX_LINES:
+        raise TooLargeError(f"the derivation has more than {MAX_LINES} lines of steps; the limit is {MAX_LINES}")
     st = _Steps(wrt, shapes, assume, layout, seed, tol)
     steps: list = []
     prev = None  # (kind, value)

@@ -208,17 +208,17 @@ def normalize_assume(assume) -> dict:
     """{name: frozenset of assumptions} from {name: "symmetric"} or {name: ["spd", ...]}; checks the names."""
     out: dict = {}
     if assume is not None and not isinstance(assume, dict):
-        raise ValueError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
+        raise MatcalcError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
     for name, a in (assume or {}).items():
         if not isinstance(a, (str, list, tuple, set, frozenset)) or not all(isinstance(x, str) for x in ([a] if isinstance(a, str) else a)):
-            raise ValueError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
+            raise MatcalcError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
         items = [a] if isinstance(a, str) else list(a)
         flat = []
         for it in items:
             flat.extend(x.strip() for x in it.split(",") if x.strip())
         for x in flat:
             if x not in E.ASSUMPTIONS or x == "dimension":
-                raise ValueError(
+                raise MatcalcError(
                     f"unknown assumption {x!r} for {name}; known: symmetric, spd, positive, invertible, onehot"
                 )
         s = set(flat)
@@ -637,7 +637,8 @@ class _Builder:
         try:
             return self.restrict(E.power(b, E.const(-1)))
         except E.ShapeError:
-            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+            src = a.src(self.text).strip()
+            raise self.fail(a, "division by zero" if a.kind == "number" else f"division by zero: {src} is 0") from None
 
     def _build(self, n: Node) -> E.Expr:
         k = n.kind

@@ -33,6 +33,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..errors import MatcalcError
+
 from .data import check_features, check_labels
 from .losses import REGULARIZERS, Objective, probabilities
 from .optim import SCHEDULES, sgd
@@ -104,7 +106,7 @@ class _Params:
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in names:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; its parameters are: "
+                raise MatcalcError(f"{type(self).__name__} has no parameter {name!r}; its parameters are: "
                                  f"{', '.join(names)}")
             if sub:
                 getattr(self, name).set_params(**{sub: value})
@@ -117,7 +119,7 @@ class _Params:
         for name, value in self.get_params(deep=False).items():
             rule = PARAMETER_RULES.get(name)
             if rule is not None and not rule[0](value):
-                raise ValueError(f"{name} must be {rule[1]}, got {value!r}")
+                raise MatcalcError(f"{name} must be {rule[1]}, got {value!r}")
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
@@ -157,7 +159,7 @@ class _LinearClassifier(_Params):
     # -- fitting ---------------------------------------------------------------------
     def _dtype(self, X: np.ndarray):
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
+            raise MatcalcError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
         dt = DTYPES[self.dtype]
         if dt is None:
             dt = np.float32 if X.dtype == np.float32 else np.float64
@@ -300,7 +302,7 @@ class MulticlassSVM(_LinearClassifier):
 
     def _loss_name(self) -> str:
         if self.loss not in self.LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(map(repr, self.LOSSES))}, got {self.loss!r}")
+            raise MatcalcError(f"loss must be one of {', '.join(map(repr, self.LOSSES))}, got {self.loss!r}")
         return self.loss
 
 
