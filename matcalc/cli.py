@@ -86,8 +86,16 @@ def _add_derive_command(sub, name, doc):
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference check")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2); --help still prints the full usage."""
+
+    def error(self, message):
+        print(f"matcalc: error: {one_line(message)} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="matcalc", description="Matrix calculus you can trust.")
+    parser = _Parser(prog="matcalc", description="Matrix calculus you can trust.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_derive_command(sub, "derive", cmd_derive.__doc__)
     _add_derive_command(sub, "hessian", "The Hessian of a scalar EXPR (over vec(X) for a matrix), verified numerically.")

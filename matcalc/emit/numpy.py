@@ -325,6 +325,8 @@ def _scalar(a):
         if a.size != 1:
             raise InputShapeError(f"expected a scalar, got an array of shape {a.shape}")
         return a.reshape(())[()]
+    if type(a) in (int, float):  # a NumPy float: (-8.0)**0.5 is nan, not a Python complex
+        return np.float64(a)
     return a
 
 
