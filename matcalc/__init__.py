@@ -13,6 +13,7 @@ verify them against finite differences.
 """
 
 from .api import Derivative, MatcalcError, derive, hessian, jacobian
+from .errors import TooLargeError
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from .verify import Report, VerificationError
@@ -28,6 +29,7 @@ __all__ = [
     "ParseError",
     "Report",
     "ShapeMismatchError",
+    "TooLargeError",
     "UnknownNameError",
     "UnsupportedError",
     "VerificationError",

@@ -232,14 +232,32 @@ TOKENS = [
     "\\mathbf{x}", "\\lambda", "\\odot", "\\sigma(", "\\log", "\\det", "&=", "\\\\", "$", "#",
     "é", "∂", "∇", "\x00", "\u2028", "😀", "[", "]", ";", "@", "!",
 ]
-NAMES = ["x", "y", "A", "X", "W", "lam", "S", "q", "", " x", "_dv0", "DIFFX", "x'", "1"]
+NAMES = ["x", "x", "A", "X", "X", "W", "lam", "S", "y", "q", "", " x", "_dv0", "DIFFX", "x'", "1"]
 SHAPES = [None, {"x": ("n",)}, {"A": ("n", "m")}, {"X": "n x n"}, {"x": "3"}, {"A": (2, 3)}, {"x": ("1" * 30,)},
           {"x": "n x"}, {"lam": ()}, {"W": ("k", "p")}, {"x": 3.5}, {"": "n"}, {"x": ("n", "m", "p")}]
 ASSUME = [None, {"A": "symmetric"}, {"S": "spd"}, {"x": "positive"}, {"Y": "onehot"}, {"A": "hermitian"},
           {"X": ["spd", "symmetric"]}, {"q": "spd"}, {"A": 5}]
 LAYOUT = ["denominator", "numerator", "row", None]
 
+ATOMS = ["x", "y", "w", "A", "X", "W", "S", "lam", "alpha", "n", "0", "1", "2", "0.5", "1e-3", "1e300", D100]
+CALLS = ["exp", "log", "sqrt", "abs", "sign", "relu", "step", "sigmoid", "softplus", "tanh", "sum", "tr", "det",
+         "logdet", "inv", "norm1", "norm2", "normF", "diag", "softmax", "logsumexp", "vec", "vector", "matrix"]
+expressions = st.recursive(
+    st.sampled_from(ATOMS),
+    lambda inner: st.one_of(
+        st.tuples(st.sampled_from(CALLS), inner).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", ".*", "./"]), inner).map(lambda t: f"({''.join(t)})"),
+        inner.map(lambda e: e + "'"),
+        st.tuples(inner, st.sampled_from(["^2", "^-1", ".^0.5", "^lam", "^65", ".^1000000"])).map("".join),
+        st.tuples(inner, inner).map(lambda t: f"kron({t[0]}, {t[1]})"),
+    ),
+    max_leaves=10,
+)
+edited = st.tuples(expressions, st.integers(0, 80), st.integers(0, 3), st.sampled_from(TOKENS)).map(
+    lambda t: t[0][:t[1]] + t[3] + t[0][t[1] + t[2]:])  # a token inserted or replacing a few characters
 text = st.one_of(
+    expressions,
+    edited,
     st.lists(st.sampled_from(TOKENS), max_size=24).map("".join),
     st.text(max_size=40),
 )
@@ -268,7 +286,7 @@ def assert_clean(call):
     assert seconds < SECONDS, f"took {seconds:.2f} s of CPU time"
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(f=text, wrt=st.sampled_from(NAMES), claim=text, shapes=st.sampled_from(SHAPES),
        assume=st.sampled_from(ASSUME), layout=st.sampled_from(LAYOUT),
        lines=st.lists(text, max_size=4))
@@ -283,8 +301,14 @@ WELL_FORMED = st.sampled_from([
 ])
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(f=WELL_FORMED, wrt=st.sampled_from(["x", "W", "X", "S", "lam", "w"]), claim=text,
+CLAIMS = st.one_of(text, st.sampled_from([
+    "2*x", "(A + A')*x", "2*X", "inv(S)", "x", "sign(x)", "-y*x", "W*x", "0", "2*x + 0*log(-sum(x.^2))",
+    "exp(W*x)*x'", "softmax(W*x)*x'", "lam*2*X", "3*X^2", "matrix(1)", "-inv(S)^2",
+]))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(f=WELL_FORMED, wrt=st.sampled_from(["x", "W", "X", "S", "lam", "w"]), claim=CLAIMS,
        shapes=st.sampled_from(SHAPES[:3]), layout=st.sampled_from(LAYOUT))
 def test_random_claims_on_real_functions(f, wrt, claim, shapes, layout):
     assert_clean(lambda: matcalc.check(f, wrt, claimed=claim, layout=layout, shapes=shapes).correct)
@@ -296,8 +320,8 @@ ARGS = ["derive", "hessian", "check", "explain", "steps", "train", "--wrt", "--e
         "x=n", "A=symmetric", "x=" + "9" * 30, "-x", "-1", "-", "--", "-h", "2", "--target", "--epochs", "/nonexistent"]
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(argv=st.lists(st.one_of(st.sampled_from(ARGS), text), max_size=8))
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(argv=st.lists(st.one_of(st.sampled_from(ARGS), st.sampled_from(ARGS), text), max_size=8))
 def test_random_command_lines_exit_0_1_or_2_with_one_line(argv):
     if "-h" in argv or "--help" in argv or argv[:1] == ["train"] or ("steps" in argv and "-" in argv):
         return  # help is many lines by design; train reads files; steps - reads stdin
