@@ -234,7 +234,10 @@ def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     L = adjoint(fp, v, G, simplify)
     if v.is_scalar:
         L = simplify(L)
-        num = simplify(adjoint(L, G, E.ONE_S, simplify))
+        try:
+            num = simplify(adjoint(L, G, E.ONE_S, simplify))
+        except VariableAbsentError:  # the adjoint term is identically 0: so is df/dv (never "depends on G")
+            num = E.zeros(f.shape)
         return simplify(E.transpose(num)), num
     den = simplify(vec_coefficient(simplify(L), G))
     return den, simplify(E.transpose(den))

@@ -122,12 +122,19 @@ ANSWERS = [
      lambda: matcalc.check("x'*x", "x", claimed="2*x + 0*log(1 + sum(x.^2))").correct, True),
     ("claim with a vanished divisor by a negative sqrt",
      lambda: matcalc.check("x'*x", "x", claimed="2*x + 0*x/sqrt(-1 - sum(x.^2))").correct, False),
+    ("a step undefined everywhere does not follow",
+     lambda: matcalc.check_steps(["x'*x", "= x'*x + 0*log(-sum(x.^2))"]).ok, False),
+    ("a step with a 0* term defined everywhere follows",
+     lambda: matcalc.check_steps(["x'*x", "= x'*x + 0*log(1 + sum(x.^2))"]).ok, True),
     ("explain a variable named DIFFX",
      lambda: explain_first_line("DIFFX'*A*DIFFX", "DIFFX"), "f = DIFFX'*A*DIFFX"),
     ("explain a variable named Dplh0", lambda: explain_first_line("Dplh0'*Dplh0", "Dplh0"), "f = Dplh0'*Dplh0"),
     ("check_steps with a variable named _dv0",
      lambda: matcalc.check_steps(["J = x'*_dv0", "= _dv0'*d/dx(x'*x)/2"]).ok, True),
     ("check_steps with the name z", lambda: matcalc.check_steps(["J = x'*z", "= z'*d/dx(x'*x)/2"]).ok, True),
+    ("alpha*(x - x) wrt alpha is 0, not 'does not depend on G'",
+     lambda: (str(matcalc.derive("alpha*(x - x)", "alpha")), matcalc.derive("alpha*(x - x)", "alpha").shape),
+     ("matrix(0)", (1, "n"))),
     ("check_steps from an iterator", lambda: matcalc.check_steps(iter(["x'*x", "= 2*x'*x/2"])).ok, True),
 ]
 
@@ -195,6 +202,17 @@ def test_train_target_minus_one_is_the_last_column(tmp_path):
     assert code == 0, err
     code, out, err = run_cli("train", str(data), "--target", " -1", "--epochs", "2")
     assert code == 2 and "-1" in err
+
+
+@pytest.mark.parametrize("name, content, fragment", [
+    ("bad.csv", b"a,b,y\n1,2,\xff\n", "it is not UTF-8 text (byte 0xff at offset 10)"),
+    ("bad.npy", b"garbage", "not a NumPy array file"),
+], ids=["CSV not UTF-8", "not an .npy file"])
+def test_cli_train_file_errors_are_matcalc_own(tmp_path, name, content, fragment):
+    f = tmp_path / name
+    f.write_bytes(content)
+    code, out, err = run_cli("train", str(f))
+    assert code == 2 and fragment in err and str(f) in err and "pickle" not in err
 
 
 @pytest.mark.parametrize("content, fragment", [

@@ -6,6 +6,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import expr as E
 from ..budget import guarded
 from ..errors import TooLargeError
@@ -169,6 +171,7 @@ class _Steps:
         self.counter = 0
         self.lineno = 0
         self.fresh: dict = {}  # expression -> the sizes its line left to context (vector(1) alone)
+        self.dropped: dict = {}  # expression -> the restricted-domain terms its text lost (Parsed.dropped)
 
     # parsing -------------------------------------------------------------------------
     def fail(self, msg: str, cls=ParseError):
@@ -228,6 +231,8 @@ class _Steps:
                 self.vars[name] = w
                 mapping[v] = w
         out = substitute(p.expr, mapping)
+        if p.dropped:  # terms the text writes but the expression lost (0*log(-s)): their domain still counts
+            self.dropped[out] = [substitute(w, mapping) for w in p.dropped]
         if not first:
             given = {str(s) for e in list(self.vars.values()) + list(placeholders.values())
                      for d in e.shape for s in d.free_symbols} | set(p.variables)
@@ -308,6 +313,11 @@ class _Steps:
         nv, ov = pts.values(new), pts.values(old)
         cmp = compare(nv, ov, self.tol, pts)
         checked = f"numerically checked at {len(pts)} shapes"
+        for w in self.dropped.get(new, ()):
+            bad = [k for k, v in enumerate(pts.values(w)) if v is None or not np.all(np.isfinite(v))]
+            if bad:
+                return (False, checked, undefined_message(pts, bad[0], f"its term {to_text(w)}", "the step before is"),
+                        "wrong", None)
         if cmp.equal:
             return (True, "proved" if proof else checked, proof or "", None, None)
         if cmp.undefined:
