@@ -26,7 +26,7 @@ from typing import Iterator
 
 from .errors import TooLargeError
 
-SECONDS = 20.0
+SECONDS = 10.0
 
 _deadline: contextvars.ContextVar = contextvars.ContextVar("matcalc_deadline", default=None)
 

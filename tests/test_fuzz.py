@@ -352,3 +352,13 @@ def test_random_command_lines_exit_0_1_or_2_with_one_line(argv):
         assert first.startswith("matcalc: error: "), err
         rest = err.splitlines()[1:]
         assert len(rest) in (0, 2) and (not rest or rest[1].strip() == "^"), err  # the message, then a caret
+
+
+def test_work_no_size_predicts_stops_at_the_budget(monkeypatch):
+    """A 60-deep chain rule is small (62 nodes) but slow to simplify: the CPU budget stops it in one line."""
+    import matcalc.budget
+
+    monkeypatch.setattr(matcalc.budget, "SECONDS", 0.3)
+    out, seconds = _timed(lambda: matcalc.derive("sum(" + "tanh(" * 60 + "x" + ")" * 60 + ")", "x"))
+    assert isinstance(out, TooLargeError) and "did not finish within 0.3 s of CPU time" in str(out)
+    assert seconds < 3
