@@ -70,8 +70,8 @@ def _kind(f: E.Expr, v: E.Var) -> str:
     return "vec-jacobian"
 
 
-def _notes(f: E.Expr, kind: str) -> list:
-    notes = []
+def _notes(f: E.Expr, v: E.Var, kind: str) -> list:
+    notes = [_independence_note(f, v)]
     kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink})
     if any(isinstance(n, E.Norm1) for n in E.walk(f)):
         kinks.append("norm1")
@@ -80,6 +80,16 @@ def _notes(f: E.Expr, kind: str) -> list:
     if kind == "vec-jacobian":
         notes.append("matrix-by-matrix: no matrix form exists; given as d vec(Y)/d vec(X) in Kronecker/vec form (column-major vec)")
     return notes
+
+
+def _independence_note(f: E.Expr, v: E.Var) -> str:
+    """The convention every result follows, with the assumptions it used to simplify."""
+    facts = sorted(f"{x.name} {'/'.join(sorted(x.assume))}" for x in E.free_vars(f)
+                   if x.assume and "dimension" not in x.assume)
+    note = f"every entry of {v.name} is an independent variable"
+    if facts:
+        note += f"; the assumptions ({', '.join(facts)}) only simplify the result, at points where they hold"
+    return note
 
 
 @dataclass
@@ -215,14 +225,33 @@ def product_work(f: E.Expr, v: E.Var) -> int:
             continue
         depends[n] = n == v or any(depends[c] for c in n.children)
         if isinstance(n, E.MatPow) and depends[n]:
-            work += n.args[1] ** 2
+            k = n.args[1]
+            work += k ** 2 if isinstance(k, int) else 1  # X^k with a symbol k: one term, k X^(k-1)
         elif isinstance(n, (E.MatMul, E.Hadamard, E.Kron)):
             work += sum(depends[c] for c in n.children) ** 2
     return work
 
 
-def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
-    """(denominator, numerator) forms of df/dv."""
+# Facts that hold only on a thin set of points (S' = S, columns summing to 1): used before
+# differentiating they would change the derivative, so the variable is differentiated without them.
+# Open conditions (positive, invertible) hold near the point and may stay.
+STRUCTURAL = frozenset({"symmetric", "spd", "onehot"})
+
+
+def _independent(v: E.Var) -> E.Var:
+    """``v`` with every entry independent: its structural assumptions dropped (same name and shape)."""
+    return E.Var(v.name, v.rows, v.cols, v.assume - STRUCTURAL) if v.assume & STRUCTURAL else v
+
+
+def _assuming(v: E.Var, free: E.Var):
+    """Rewrite a result in ``free`` into one in ``v``, then simplify with what holds at every point of ``v``."""
+    if free is v:
+        return lambda e: e
+    return lambda e: simplify(E.substitute(e, {free: v}))
+
+
+def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
+    """(denominator, numerator) forms of df/dv, every entry of v independent."""
     if product_work(f, v) > MAX_PRODUCT_WORK:
         raise TooLargeError(f"the function is too large to differentiate: its products hold {v.name} in more "
                             f"factors than matcalc's bound (about {int(MAX_PRODUCT_WORK ** 0.5)} in one product)")
@@ -234,13 +263,19 @@ def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     L = adjoint(fp, v, G, simplify)
     if v.is_scalar:
         L = simplify(L)
-        try:
-            num = simplify(adjoint(L, G, E.ONE_S, simplify))
-        except VariableAbsentError:  # the adjoint term is identically 0: so is df/dv (never "depends on G")
-            num = E.zeros(f.shape)
+        num = simplify(adjoint(L, G, E.ONE_S, simplify)) if E.contains(L, G) else E.zeros(G.shape)
         return simplify(E.transpose(num)), num
     den = simplify(vec_coefficient(simplify(L), G))
     return den, simplify(E.transpose(den))
+
+
+def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
+    """(denominator, numerator) forms of df/dv: derived with independent entries, then simplified with
+    the assumptions on v (S' = S for a symmetric S), which therefore never change what is differentiated."""
+    free = _independent(v)
+    restore = _assuming(v, free)
+    den, num = _raw_first_order(E.substitute(f, {v: free}), free, taken)
+    return restore(den), restore(num)
 
 
 def _guard(fn):
@@ -287,7 +322,7 @@ def derive(
     den, num = _first_order(f, v, set(p.variables))
     kind = _kind(f, v)
     res, other = (den, num) if layout == "denominator" else (num, den)
-    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, kind), p.text, f)
+    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, v, kind), p.text, f)
 
 
 @_guard
@@ -310,9 +345,14 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     if not f.is_scalar:
         raise MatcalcError(f"a Hessian needs a scalar function; {to_text(f)} is {E.fmt_shape(f.shape)}")
     taken = set(p.variables)
-    g, _ = _first_order(f, v, taken)
+    # the second pass differentiates the gradient as derived, before any assumption about v
+    # simplified it: a gradient rewritten with S' = S agrees with the true one only at symmetric points
+    free = _independent(v)
+    restore = _assuming(v, free)
+    g, _ = _raw_first_order(E.substitute(f, {v: free}), free, taken)
     try:
-        gden, gnum = _first_order(g, v, taken)
+        gden, gnum = _raw_first_order(g, free, taken)
+        gden, gnum = restore(gden), restore(gnum)
     except VariableAbsentError:
         n = v.rows * v.cols
         gnum = gden = E.zeros((n, n))
@@ -320,4 +360,4 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     H = gnum
     Ht = gden
     res, other = (H, Ht) if layout == "denominator" else (Ht, H)
-    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, "hessian"), p.text, g)
+    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, v, "hessian"), p.text, g)

@@ -36,7 +36,7 @@ from typing import Callable
 from . import expr as E
 from .budget import guarded
 from .api import Derivative, check_layout, derive
-from .rules import adjoint
+from .rules import UnsupportedError, adjoint
 from .emit.latex import name_latex, to_latex
 from .emit.text import to_text
 from .evaluate import MIN_TRIALS, Points, compare, parse_function, substitute
@@ -117,6 +117,9 @@ def _norm2_rule(node, ds):
 
 def _matpow_rule(node, ds):
     X, k = node.args
+    if not isinstance(k, int):
+        raise UnsupportedError(f"{node}: the differential of a matrix power with a symbolic exponent is a sum of "
+                               f"{E.fmt_dim(k)} terms; it is not written out step by step")
     return E.add(*[E.matmul(E.matpow(X, r), ds[0], E.matpow(X, k - 1 - r)) for r in range(k)])
 
 

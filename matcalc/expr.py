@@ -341,7 +341,8 @@ class Inverse(Expr):
 
 
 class MatPow(Expr):
-    """Integer power ``X^k`` (k >= 2) of a square matrix."""
+    """Integer power ``X^k`` of a square matrix: k >= 2, or an expression in integer symbols
+    (``X^k``, ``X^(k - 1)``, a SymPy expression like a dimension)."""
 
     __slots__ = ()
 
@@ -350,7 +351,7 @@ class MatPow(Expr):
 
 
 class Power(Expr):
-    """Elementwise power ``A .^ p`` with a scalar exponent expression."""
+    """Elementwise power ``A .^ p`` with a scalar exponent, or an exponent of A's shape (entry by entry)."""
 
     __slots__ = ()
 
@@ -444,6 +445,20 @@ class Vec(_Unary):
 
     __slots__ = ()
     out_shape = staticmethod(lambda a: (a.rows * a.cols, ONE))
+
+
+class Unvec(Expr):
+    """The inverse of vec: a column of r*c entries as an r x c matrix, column by column.
+    ``args = (v, r, c)``; it appears in adjoints through a Kronecker product."""
+
+    __slots__ = ()
+
+    def __init__(self, v, r, c):
+        super().__init__((v, dim(r), dim(c)), (dim(r), dim(c)))
+
+    @property
+    def arg(self) -> Expr:
+        return self.args[0]
 
 
 class Softmax(_Unary):
@@ -623,8 +638,6 @@ def transpose(a: Expr) -> Expr:
         return a
     if isinstance(a, Transpose):
         return a.args[0]
-    if isinstance(a, Var) and a.symmetric:
-        return a
     if isinstance(a, (Identity,)):
         return a
     if isinstance(a, (Zero, Ones)):
@@ -643,8 +656,12 @@ def inverse(a: Expr) -> Expr:
     return Inverse(a)
 
 
-def matpow(a: Expr, k: int) -> Expr:
+def matpow(a: Expr, k) -> Expr:
     _square("matrix power", a)
+    if isinstance(k, sympy.Expr):
+        if not k.is_Integer:
+            return power(a, dim_scalar(k)) if a.is_scalar else MatPow(a, k)
+        k = int(k)
     if a.is_scalar:
         return power(a, Const(k))
     if k == 0:
@@ -658,7 +675,12 @@ def matpow(a: Expr, k: int) -> Expr:
 
 def power(base: Expr, exponent: Expr) -> Expr:
     if not exponent.is_scalar:
-        raise ShapeError(f"an exponent must be a scalar, got {fmt_shape(exponent.shape)}")
+        if base.is_scalar:  # c .^ x: the base is the constant matrix c
+            base = matmul(base, Ones(*exponent.shape))
+        if exponent.shape != base.shape:
+            raise ShapeError(f"elementwise power: base {fmt_shape(base.shape)} and exponent "
+                             f"{fmt_shape(exponent.shape)} differ")
+        return Power(base, exponent)
     if isinstance(exponent, Const):
         if exponent.value == 1:
             return base
@@ -673,6 +695,19 @@ def power(base: Expr, exponent: Expr) -> Expr:
         if isinstance(base, Power) and isinstance(base.args[1], Const) and _int(exponent.value) and _int(base.args[1].value):
             return power(base.args[0], const(base.args[1].value * exponent.value))
     return Power(base, exponent)
+
+
+def dim_scalar(d: Dim) -> Expr:
+    """A scalar expression whose value is the integer expression ``d`` of dimension symbols (k - 1)."""
+    if d.is_Integer:
+        return const(int(d))
+    if isinstance(d, sympy.Symbol):
+        return Var(str(d), 1, 1, frozenset({"dimension"}))
+    if isinstance(d, sympy.Add):
+        return add(*[dim_scalar(t) for t in d.args])
+    if isinstance(d, sympy.Mul):
+        return matmul(*[dim_scalar(t) for t in d.args])
+    raise ShapeError(f"cannot use {d} as an integer")
 
 
 def _int(v) -> bool:
@@ -748,7 +783,25 @@ def diag_of(a: Expr) -> Expr:
 def vec(a: Expr) -> Expr:
     if a.cols == 1:
         return a
+    if isinstance(a, Unvec):
+        return a.arg
+    if is_zero(a):
+        return Zero(a.rows * a.cols, ONE)
     return Vec(a)
+
+
+def unvec(v: Expr, r, c) -> Expr:
+    """The r x c matrix whose vec is the column ``v``: unvec(vec(M)) = M."""
+    r, c = dim(r), dim(c)
+    if v.cols != 1 or v.rows != r * c:
+        raise ShapeError(f"unvec: a column of {fmt_dim(r * c)} entries makes {fmt_dim(r)}x{fmt_dim(c)}, got {fmt_shape(v.shape)}")
+    if c == 1:
+        return v
+    if isinstance(v, Vec) and v.arg.shape == (r, c):
+        return v.arg
+    if is_zero(v):
+        return Zero(r, c)
+    return Unvec(v, r, c)
 
 
 def softmax(a: Expr) -> Expr:
@@ -795,6 +848,42 @@ CONSTRUCTORS = {
     Diag: lambda a: Diag(a) if not a.is_scalar else a,
     DiagOf: diag_of,
     Vec: vec,
+    Unvec: unvec,
     Softmax: softmax,
     LogSumExp: logsumexp,
 }
+
+
+# -- rebuilding ---------------------------------------------------------------------
+
+
+def _rebuild(node: Expr, kids: list) -> Expr:
+    """node over new children; a product whose scalar factor became an array drops its broadcast ones."""
+    try:
+        return node.rebuild(kids)
+    except ShapeError:
+        if isinstance(node, MatMul):
+            return matmul(*[k for k in kids if not isinstance(k, Ones)])
+        raise
+
+
+def substitute(e: Expr, mapping: dict) -> Expr:
+    """e with every node that is a key of ``mapping`` replaced (rebuilt through the constructors)."""
+    memo: dict = {}
+
+    def go(n):
+        if n in mapping:
+            return mapping[n]
+        hit = memo.get(n)
+        if hit is not None:
+            return hit
+        kids = n.children
+        out = n
+        if kids:
+            new = [go(c) for c in kids]
+            if any(a is not b for a, b in zip(new, kids)):
+                out = _rebuild(n, new)
+        memo[n] = out
+        return out
+
+    return go(e)

@@ -92,12 +92,30 @@ def _hadamard_slot(node: E.Hadamard, i: int, G: E.Expr) -> E.Expr:
     return E.hadamard(G, *others)
 
 
+def _eye(n) -> E.Expr:
+    return E.ONE_S if n == 1 else E.Identity(n)
+
+
+def kron_permutation(A: E.Expr, B: E.Expr) -> E.Expr:
+    """T with vec(A kron B) = T (vec(A) kron vec(B)): T = I_n kron K_{q,m} kron I_p for A m x n, B p x q
+    (Magnus & Neudecker, Theorem 3.10)."""
+    (m, n), (p, q) = A.shape, B.shape
+    return E.kron(E.kron(_eye(n), E.commutation(q, m)), _eye(p))
+
+
+def kron_slot_jacobian(A: E.Expr, B: E.Expr, i: int) -> E.Expr:
+    """d vec(A kron B) / d vec(factor i)': T (I kron vec(B)) for A, T (vec(A) kron I) for B."""
+    T = kron_permutation(A, B)
+    if i == 0:
+        return E.matmul(T, E.kron(_eye(A.rows * A.cols), E.vec(B)))
+    return E.matmul(T, E.kron(E.vec(A), _eye(B.rows * B.cols)))
+
+
 def _kron_slot(node: E.Kron, i: int, G: E.Expr) -> E.Expr:
-    """Not supported: the adjoint of a Kronecker factor has no matrix form here (kron of constants is fine)."""
-    raise UnsupportedError(
-        "kron: differentiating through a Kronecker product of the variable is not supported; "
-        "kron of constants is fine"
-    )
+    """d<G, A kron B>: adjoint of factor i is unvec(J_i' vec(G)), J_i = kron_slot_jacobian (vec form of Cookbook 520)."""
+    f = node.args[i]
+    J = kron_slot_jacobian(*node.args, i)
+    return E.unvec(E.matmul(E.transpose(J), E.vec(G)), f.rows, f.cols)
 
 
 SLOT_ADJOINT = {E.MatMul: _matmul_slot, E.Hadamard: _hadamard_slot, E.Kron: _kron_slot}
@@ -119,6 +137,9 @@ LINEAR_ADJOINT: dict[type, Callable[[E.Expr, E.Expr], E.Expr]] = {
     E.Sum: lambda node, G: E.matmul(G, E.Ones(*node.arg.shape)),
     E.Diag: lambda node, G: E.diag_of(G),
     E.DiagOf: lambda node, G: E.Diag(G),
+    # vec and unvec only rearrange entries: each is the other's adjoint
+    E.Vec: lambda node, G: E.unvec(G, node.arg.rows, node.arg.cols),
+    E.Unvec: lambda node, G: E.vec(G),
 }
 
 
@@ -157,8 +178,11 @@ def _logdet(node, G):
 
 @rule(E.MatPow)
 def _matpow(node, G):
-    """d X^k = sum_r X^r dX X^{k-1-r}  (Cookbook 90-91)."""
+    """d X^k = sum_r X^r dX X^{k-1-r}  (Cookbook 90-91); for a symbolic k only under a trace:
+    d tr(X^k) = k tr(X^{k-1} dX), adjoint k (X^{k-1})'  (Cookbook 91 with A = I)."""
     X, k = node.args
+    if not isinstance(k, int):
+        return [_symbolic_matpow(node, G)]
     terms = [
         E.matmul(E.transpose(E.matpow(X, r)), G, E.transpose(E.matpow(X, k - 1 - r)))
         for r in range(k)
@@ -166,10 +190,26 @@ def _matpow(node, G):
     return [E.add(*terms)]
 
 
+def _symbolic_matpow(node: E.MatPow, G: E.Expr) -> E.Expr:
+    X, k = node.args
+    scal = list(G.args) if isinstance(G, E.MatMul) else [G]
+    if not isinstance(scal[-1], E.Identity) or not all(f.is_scalar for f in scal[:-1]):
+        raise UnsupportedError(
+            f"{node}: a matrix power with a symbolic exponent has a matrix-form derivative only directly under a "
+            f"trace (d tr(X^k) = k tr(X^(k-1) dX), Cookbook 91); elsewhere d X^k is a sum of {E.fmt_dim(k)} terms "
+            f"X^r dX X^(k-1-r) with no closed matrix form"
+        )
+    return E.matmul(*scal[:-1], E.dim_scalar(k), E.transpose(E.matpow(X, k - 1)))
+
+
 @rule(E.Power)
 def _power(node, G):
     """Elementwise a^p: d = p a^(p-1) da + a^p log(a) dp."""
     a, p = node.args
+    if not p.is_scalar:
+        # an exponent of a's shape, entry by entry: adjoints G .* p .* a.^(p-1) and G .* a.^p .* log(a)
+        return [E.hadamard(G, p, E.power(a, E.sub(p, E.Ones(*p.shape)))),
+                E.hadamard(G, node, E.apply("log", a))]
     da = E.matmul(p, E.hadamard(G, E.power(a, E.add(p, E.const(-1)))))
     if isinstance(p, E.Const):
         return [da, E.ZERO_S]
@@ -216,12 +256,6 @@ def _norm1(node, G):
 def _norm2(node, G):
     """d ||X||_2 = <X, dX> / ||X||_2  (Cookbook 129, entrywise/Frobenius)."""
     return [E.matmul(G, E.power(node, E.const(-1)), node.arg)]
-
-
-@rule(E.Vec)
-def _vec(node, G):
-    """Not supported: vec(...) appears in results, not in functions to differentiate."""
-    raise UnsupportedError("vec: differentiating through vec(...) is not supported")
 
 
 # -- the reverse pass ------------------------------------------------------------
@@ -302,6 +336,9 @@ def vec_coefficient(T: E.Expr, G: E.Var) -> E.Expr:
     """
     if T == G:
         return E.Identity(G.rows * G.cols) if not G.is_scalar else E.ONE_S
+    if E.is_zero(T):
+        # an adjoint that vanishes identically: sign, step, x - x, the second derivative of abs or relu
+        return E.zeros((T.rows * T.cols, G.rows * G.cols))
     if not E.contains(T, G):
         raise NotLinearError(f"{T} has a term that does not depend on the adjoint")
     if isinstance(T, E.Add):
@@ -323,9 +360,23 @@ def vec_coefficient(T: E.Expr, G: E.Var) -> E.Expr:
         U = T.arg
         n = U.rows * U.cols
         return E.matmul(_row_ones(n), vec_coefficient(U, G))
+    if isinstance(T, (E.Vec, E.Unvec)):
+        return vec_coefficient(T.arg, G)
     if isinstance(T, E.Diag):
-        raise UnsupportedError("diag: a Jacobian through diag(adjoint) has no compact vec form here")
+        # vec(diag(u)) = S u with S the selection matrix
+        return E.matmul(diag_selector(T.rows), vec_coefficient(T.arg, G))
+    if isinstance(T, E.DiagOf):
+        # diag(U) = S' vec(U)
+        return E.matmul(E.transpose(diag_selector(T.rows)), vec_coefficient(T.arg, G))
+    if isinstance(T, E.Kron):
+        i = _only_one(T, G)
+        return E.matmul(kron_slot_jacobian(*T.args, i), vec_coefficient(T.args[i], G))
     raise UnsupportedError(f"{type(T).__name__}: no vec rule for reading off a Jacobian")
+
+
+def diag_selector(n) -> E.Expr:
+    """S (n^2 x n) with vec(diag(u)) = S u: S = diag(vec(I_n)) (1_n kron I_n); diag(U) = S' vec(U)."""
+    return E.matmul(E.Diag(E.vec(E.Identity(n))), E.kron(E.Ones(n, 1), E.Identity(n)))
 
 
 def _only_one(T, G) -> int:

@@ -74,7 +74,8 @@ def flip(e: E.Expr) -> E.Expr:
     if isinstance(e, E.Apply):
         return E.apply(e.fname, flip(e.arg))
     if isinstance(e, E.Power):
-        return E.power(flip(e.args[0]), e.args[1])
+        p = e.args[1]
+        return E.power(flip(e.args[0]), p if p.is_scalar else flip(p))
     if isinstance(e, E.Kron):
         return E.kron(flip(e.args[0]), flip(e.args[1]))
     if is_symmetric(e):
@@ -90,7 +91,7 @@ def is_symmetric(e: E.Expr) -> bool:
     if isinstance(e, E.Var):
         return e.symmetric
     if isinstance(e, (E.Inverse, E.Apply, E.Power)):
-        return is_symmetric(e.children[0])
+        return all(is_symmetric(c) for c in e.children)
     if isinstance(e, E.MatPow):
         return is_symmetric(e.args[0])
     if isinstance(e, E.Hadamard):
@@ -119,6 +120,12 @@ def transpose_symmetric(e: E.Transpose) -> E.Expr:
     """A' = A for a symmetric A (declared, or symmetric by structure: A + A', X'X, diag(s) - s s')."""
     a = e.args[0]
     return a if is_symmetric(a) else e
+
+
+def transpose_commutation(e: E.Transpose) -> E.Expr:
+    """K_{m,n}' = K_{n,m}: the commutation matrix is a permutation, its transpose is its inverse."""
+    a = e.args[0]
+    return E.Commutation(a.args[1], a.args[0]) if isinstance(a, E.Commutation) else e
 
 
 def count_transposes(e: E.Expr) -> int:
@@ -770,13 +777,38 @@ def trace_of_kron(e: E.Trace) -> E.Expr:
     return e
 
 
+def sum_of_kron(e: E.Sum) -> E.Expr:
+    """sum(A kron B) = sum(A) sum(B): every product of an entry of A and an entry of B once."""
+    if isinstance(e.arg, E.Kron):
+        A, B = e.arg.args
+        return E.matmul(E.sum_(A), E.sum_(B))
+    return e
+
+
+def diagonal_of_ones(e: E.DiagOf) -> E.Expr:
+    """diag(1_{n x n}) = 1_n, the diagonal of the all-ones matrix."""
+    if isinstance(e.arg, E.Ones):
+        return E.Ones(e.rows, 1)
+    return e
+
+
+def logdet_of_power(e: E.LogDet) -> E.Expr:
+    """logdet(X^k) = k logdet(X), also for an integer symbol k (log|det| of a product, Cookbook 18)."""
+    a = e.arg
+    if isinstance(a, E.MatPow):
+        k = a.args[1]
+        return E.matmul(E.const(k) if isinstance(k, int) else E.dim_scalar(k), E.logdet(a.args[0]))
+    return e
+
+
 def det_of_product(e: E.Det) -> E.Expr:
     """det(AB) = det(A) det(B) for square factors, det(A') = det(A), det(X^k) = det(X)^k (Cookbook 18, 19)."""
     a = e.arg
     if isinstance(a, E.Transpose):
         return E.det(a.args[0])
     if isinstance(a, E.MatPow):
-        return E.power(E.det(a.args[0]), E.const(a.args[1]))
+        k = a.args[1]
+        return E.power(E.det(a.args[0]), E.const(k) if isinstance(k, int) else E.dim_scalar(k))
     if isinstance(a, E.Inverse):
         return E.power(E.det(a.args[0]), E.const(-1))
     if isinstance(a, E.MatMul):
@@ -791,7 +823,7 @@ def det_of_product(e: E.Det) -> E.Expr:
 # -- the tables and the strategy ---------------------------------------------------
 
 RULES: dict[type, list[Rule]] = {
-    E.Transpose: [transpose_symmetric, transpose_push],
+    E.Transpose: [transpose_symmetric, transpose_commutation, transpose_push],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
                kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],
@@ -803,7 +835,7 @@ RULES: dict[type, list[Rule]] = {
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
     E.Diag: [diag_of_ones, diag_of_scaled],
-    E.DiagOf: [diag_of_outer, diag_of_scaled],
+    E.DiagOf: [diag_of_outer, diag_of_scaled, diagonal_of_ones],
     E.Power: [power_of_sqrt, power_of_product],
     E.Apply: [exp_log, sigmoid_of_negative],
 }
@@ -811,7 +843,9 @@ RULES: dict[type, list[Rule]] = {
 PREPARE: dict[type, list[Rule]] = {
     E.Apply: [log_of_softmax, log_of_sigmoid, log_of_det, log_of_exp_sum, exp_log],
     E.Trace: [trace_of_kron],
+    E.Sum: [sum_of_kron],
     E.Det: [det_of_product],
+    E.LogDet: [logdet_of_power],
 }
 
 

@@ -60,6 +60,7 @@ from .parse.text import Parsed, ShapeMismatchError, UnknownNameError, normalize_
 
 __all__ = [
     "CommutationMatrix",
+    "Unvec",
     "EntrySum",
     "LogSumExp",
     "Norm1",
@@ -233,6 +234,34 @@ class Vec(_MatrixFunction):
 
     def _explicit(self, m):
         return sympy.ImmutableMatrix(m.T.reshape(m.rows * m.cols, 1)) if m.cols > 1 else m
+
+
+class Unvec(MatrixExpr):
+    """The inverse of vec: a column of r*c entries as the r x c matrix, column by column."""
+
+    def __new__(cls, v, r, c):
+        return sympy.Basic.__new__(cls, _sympify(v), _sympify(r), _sympify(c))
+
+    @property
+    def shape(self):
+        return (self.args[1], self.args[2])
+
+    def _entry(self, i, j, **kwargs):
+        return self.args[0][j * self.args[1] + i, 0]
+
+    def doit(self, **hints):
+        v, r, c = self.args
+        v = v.doit(**hints)
+        if _is_explicit(v) and r.is_Integer and c.is_Integer:
+            return sympy.ImmutableMatrix(int(r), int(c), lambda i, j: v[j * int(r) + i, 0])
+        return Unvec(v, r, c)
+
+    def _sympystr(self, printer):
+        return f"unvec({printer._print(self.args[0])}, {printer._print(self.args[1])}, {printer._print(self.args[2])})"
+
+    def _latex(self, printer):
+        v, r, c = (printer._print(a) for a in self.args)
+        return rf"\operatorname{{vec}}^{{-1}}_{{{r} \times {c}}}\left({v}\right)"
 
 
 class CommutationMatrix(MatrixExpr):
@@ -421,7 +450,8 @@ TO_SYMPY: dict[type, Callable] = {
     E.Kron: lambda e, c, s: sympy.KroneckerProduct(c(e.args[0]), c(e.args[1])),
     E.Transpose: lambda e, c, s: sympy.Transpose(c(e.args[0])),
     E.Inverse: lambda e, c, s: sympy.Inverse(c(e.args[0])),
-    E.MatPow: lambda e, c, s: sympy.MatPow(c(e.args[0]), sympy.Integer(e.args[1])),
+    E.MatPow: lambda e, c, s: sympy.MatPow(c(e.args[0]), sympy.Integer(e.args[1]) if isinstance(e.args[1], int)
+                                           else _dim_to(e.args[1], s)),
     E.Power: _sympy_power,
     E.Apply: _sympy_apply,
     E.Det: lambda e, c, s: sympy.Determinant(c(e.arg)),
@@ -433,6 +463,7 @@ TO_SYMPY: dict[type, Callable] = {
     E.Diag: lambda e, c, s: sympy.DiagMatrix(c(e.arg)),
     E.DiagOf: lambda e, c, s: sympy.DiagonalOf(c(e.arg)),
     E.Vec: lambda e, c, s: Vec(c(e.arg)),
+    E.Unvec: lambda e, c, s: Unvec(c(e.arg), _dim_to(e.rows, s), _dim_to(e.cols, s)),
     E.Softmax: lambda e, c, s: Softmax(c(e.arg)),
     E.LogSumExp: lambda e, c, s: LogSumExp(c(e.arg)),
 }
@@ -698,6 +729,53 @@ def _matrix_element(obj, r):
     raise SympyConversionError(f"cannot convert the matrix entry {obj}: matcalc works with whole matrices")
 
 
+def _index_sum(obj, r):
+    """A sum over indices of entries, as SymPy writes an indexed 1x1 product: (x.T*a)[0, 0] is
+    Sum(x[i, 0]*a[i, 0], (i, 0, n - 1)).  Every summed index joins two factors (a matrix product)
+    or both indices of one factor (a trace); an index fixed at 0 is a size-1 side."""
+    if obj.function.has(sympy.Sum):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: nested sums are not supported")
+    summed = {lim[0] for lim in obj.limits}
+    if any(len(lim) != 3 or lim[1] != 0 for lim in obj.limits):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: each index must run over a whole dimension")
+    factors = sympy.Mul.make_args(obj.function)
+    scalars, edges = [], []
+    for f in factors:
+        if isinstance(f, MatrixElement) and (f.args[1] in summed or f.args[2] in summed):
+            M, i, j = r.conv(f.args[0]), f.args[1], f.args[2]
+            if (i not in summed and (i != 0 or M.rows != 1)) or (j not in summed and (j != 0 or M.cols != 1)):
+                raise SympyConversionError(f"cannot convert the matrix entry {f}: matcalc works with whole matrices")
+            edges.append([M, i, j])
+        elif f.free_symbols & summed:
+            raise SympyConversionError(f"cannot convert the index sum {obj}: {f} is not an entry of a matrix")
+        else:
+            scalars.append(r.conv(f))
+    uses = {i: sum((e[1] == i) + (e[2] == i) for e in edges) for i in summed}
+    if any(k != 2 for k in uses.values()):
+        raise SympyConversionError(f"cannot convert the index sum {obj}: every summed index must occur exactly twice")
+    chains = []
+    while edges:
+        # start at a side fixed at 0 (a vector's size-1 side) if there is one: that chain is a product u' M v
+        start = next((e for e in edges if e[1] not in summed or e[2] not in summed), edges[0])
+        edges.remove(start)
+        M, left, right = start
+        if left in summed and right not in summed:  # the fixed side goes on the left
+            M, left, right = E.transpose(M), right, left
+        chain = [M]
+        while right in summed and right != left:
+            nxt = next(e for e in edges if right in (e[1], e[2]))
+            edges.remove(nxt)
+            if nxt[1] == right:
+                chain.append(nxt[0])
+                right = nxt[2]
+            else:
+                chain.append(E.transpose(nxt[0]))
+                right = nxt[1]
+        prod = E.matmul(*chain)
+        chains.append(E.trace(prod) if left in summed else prod)
+    return E.matmul(*scalars, *chains)
+
+
 def _unary(build):
     return lambda obj, r: build(r.conv(obj.args[0]))
 
@@ -735,9 +813,11 @@ FROM_SYMPY: dict[type, Callable] = {
     sympy.DiagonalMatrix: _unary(lambda a: E.diag(E.diag_of(a))),
     ElementwiseApplyFunction: _elementwise,
     MatrixElement: _matrix_element,
+    sympy.Sum: _index_sum,
     Softmax: _unary(E.softmax),
     LogSumExp: _unary(E.logsumexp),
     Vec: _unary(E.vec),
+    Unvec: lambda obj, r: E.unvec(r.conv(obj.args[0]), _dim_from(obj.args[1]), _dim_from(obj.args[2])),
     CommutationMatrix: lambda obj, r: E.commutation(_dim_from(obj.args[0]), _dim_from(obj.args[1])),
     EntrySum: _unary(E.sum_),
     Norm1: _unary(E.norm1),

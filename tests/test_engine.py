@@ -273,8 +273,6 @@ BAD = [
      "the assumptions of x are names"),
     ("commutation of a fraction", lambda: matcalc.derive("tr(commutation(1.5, 2))", wrt="x"), matcalc.ShapeMismatchError,
      "takes positive integers or dimension names, got 1.5"),
-    ("kron of the variable", lambda: matcalc.derive("sum(kron(X, B))", wrt="X", shapes={"X": "n,n", "B": "m,m"}),
-     matcalc.UnsupportedError, "kron"),
 ]
 
 

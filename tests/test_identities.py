@@ -351,6 +351,21 @@ ROWS = [
     H("tr(X'*A*X)", "X", "kron(eye(m), A + A')", "", {"X": ("n", "m"), "A": ("n", "n")}),
     H("-y'*log(softmax(W*x))", "W", "kron(x*x', diag(softmax(W*x)) - softmax(W*x)*softmax(W*x)')", "",
       {"W": ("k", "p")}, {"y": ONEHOT}, name="hess softmax CE single sample / dW"),
+    # -- assumptions are facts about the point: every entry is still differentiated as independent,
+    #    so these are the general derivatives, only simplified where the assumption makes them equal
+    R("x'*S'*y", "S", "y*x'", "70", assume={"S": SYM}, name="(70) d x'*S'*y / dS, S symmetric"),
+    R("x'*S*y", "S", "x*y'", "69", assume={"S": SYM}, name="(69) d x'*S*y / dS, S symmetric"),
+    R("x'*S*S'*y", "S", "(x*y' + y*x')*S", "", assume={"S": SYM}, name="d x'*S*S'*y / dS, S symmetric"),
+    R("tr(cos(S*S'))", "S", "-2*(eye(n).*sin(S*S'))*S", "", assume={"S": SYM},
+      name="d tr(cos(S*S')) / dS, S symmetric"),
+    R("tr(S*A)", "S", "A'", "100", {"A": ("n", "n")}, {"S": "spd"}, name="(100) d tr(S*A) / dS, S spd"),
+    R("S'", "S", "commutation(n, n)", "", {"S": ("n", "n")}, {"S": SYM}, name="d S' / dS, S symmetric"),
+    H("logdet(S)", "S", "-commutation(n, n)*kron(inv(S), inv(S))", "", assume={"S": "spd"},
+      name="hess logdet(S) / dS, S spd"),
+    H("det(S)", "S", "det(S)*(vec(inv(S))*vec(inv(S))' - commutation(3, 3)*kron(inv(S), inv(S)))", "",
+      {"S": (3, 3)}, {"S": "spd"}, name="hess det(S) / dS, S spd"),
+    H("tr(S*S)", "S", "2*commutation(n, n)", "", assume={"S": SYM}, name="hess tr(S*S) / dS, S symmetric"),
+    H("x'*S'*S*x", "x", "2*S'*S", "", assume={"S": SYM}, name="hess x'*S'*S*x / dx, S symmetric"),
 ]
 
 IDS = [r.id for r in ROWS]

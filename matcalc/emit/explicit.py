@@ -46,7 +46,10 @@ def _hadamard(e, ev):
 
 
 def _power(e, ev):
-    b, p = ev(e.args[0]), _s(ev(e.args[1]))
+    b, p = ev(e.args[0]), ev(e.args[1])
+    if not e.args[1].is_scalar:  # an exponent matrix: entry by entry
+        return sympy.Matrix(b.rows, b.cols, lambda i, j: b[i, j] ** p[i, j])
+    p = _s(p)
     return b.applyfunc(lambda x: x ** p)
 
 
@@ -122,7 +125,7 @@ EVALUATORS = {
     E.Kron: lambda e, ev: sympy.kronecker_product(ev(e.args[0]), ev(e.args[1])),
     E.Transpose: lambda e, ev: ev(e.args[0]).T,
     E.Inverse: lambda e, ev: ev(e.args[0]).inv(),
-    E.MatPow: lambda e, ev: ev(e.args[0]) ** e.args[1],
+    E.MatPow: lambda e, ev, d: ev(e.args[0]) ** (e.args[1] if isinstance(e.args[1], int) else d(e.args[1])),
     E.Power: _power,
     E.Apply: lambda e, ev: ev(e.arg).applyfunc(FUNCTIONS[e.fname].sympy),
     E.Det: lambda e, ev: _mat(ev(e.arg).det()),
@@ -134,10 +137,11 @@ EVALUATORS = {
     E.Diag: lambda e, ev: sympy.diag(*list(ev(e.arg))),
     E.DiagOf: lambda e, ev: sympy.Matrix(ev(e.arg).diagonal()).reshape(e.rows and ev(e.arg).shape[0], 1),
     E.Vec: lambda e, ev: _vec(ev(e.arg)),
+    E.Unvec: lambda e, ev, d: ev(e.arg).reshape(d(e.cols), d(e.rows)).T,
     E.Softmax: lambda e, ev: _softmax(ev(e.arg)),
     E.LogSumExp: lambda e, ev: _logsumexp(ev(e.arg)),
 }
-_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation}
+_NEEDS_DIMS = {E.Identity, E.Ones, E.Zero, E.Commutation, E.Unvec, E.MatPow}
 
 
 def _add(vals, e):

@@ -158,7 +158,7 @@ PRINTERS = {
     E.Kron: lambda e, pr: (r" \otimes ".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),
     E.Transpose: _transpose,
     E.Inverse: lambda e, pr: _sup(e.args[0], "-1", pr),
-    E.MatPow: lambda e, pr: _sup(e.args[0], str(e.args[1]), pr),
+    E.MatPow: lambda e, pr: _sup(e.args[0], str(e.args[1]) if isinstance(e.args[1], int) else _dim(e.args[1]), pr),
     E.Power: _power,
     E.Apply: _apply,
     E.Det: _fn(r"\det"),
@@ -170,6 +170,7 @@ PRINTERS = {
     E.Diag: _fn(r"\operatorname{diag}"),
     E.DiagOf: _fn(r"\operatorname{diag}"),
     E.Vec: _fn(r"\operatorname{vec}"),
+    E.Unvec: lambda e, pr: (rf"\operatorname{{vec}}^{{-1}}_{{{_dim(e.rows)} \times {_dim(e.cols)}}}\left({pr(e.arg)[0]}\right)", ATOM),
     E.Softmax: _fn(r"\operatorname{softmax}"),
     E.LogSumExp: _fn(r"\operatorname{logsumexp}"),
 }

@@ -107,6 +107,10 @@ class Names:
             return "(" + "*".join(self.dim(a) for a in d.args) + ")"
         if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 0:
             return "(" + "*".join([self.dim(d.base)] * int(d.exp)) + ")"
+        if isinstance(d, int):
+            return str(d)
+        if isinstance(d, sympy.Add):  # an exponent such as k - 1
+            return "(" + " + ".join(self.dim(a) for a in d.args) + ")"
         raise PrinterError(f"cannot compile the dimension {d}")
 
 
@@ -196,7 +200,7 @@ EMITTERS: dict[type, Callable] = {
     E.Kron: lambda e, c: f"np.kron({c(e.args[0])}, {c(e.args[1])})",
     E.Transpose: lambda e, c: f"{c(e.args[0])}.T",
     E.Inverse: lambda e, c: f"np.linalg.inv({c(e.args[0])})",
-    E.MatPow: lambda e, c: f"np.linalg.matrix_power({c(e.args[0])}, {e.args[1]})",
+    E.MatPow: lambda e, c: f"np.linalg.matrix_power({c(e.args[0])}, {c.names.dim(e.args[1])})",
     E.Power: _power,
     E.Apply: _apply,
     E.Det: lambda e, c: f"np.linalg.det({c(e.arg)})",
@@ -208,6 +212,7 @@ EMITTERS: dict[type, Callable] = {
     E.Diag: lambda e, c: f"np.diagflat({c(e.arg)})",
     E.DiagOf: lambda e, c: f"np.diagonal({c(e.arg)}).reshape(-1, 1)",
     E.Vec: lambda e, c: f"{c(e.arg)}.reshape(-1, 1, order='F')",
+    E.Unvec: lambda e, c: f"{c(e.arg)}.reshape(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), order='F')",
     E.Softmax: lambda e, c: f"_softmax({c(e.arg)})",
     E.LogSumExp: lambda e, c: f"_logsumexp({c(e.arg)})",
 }
@@ -242,7 +247,11 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
     arrays = [v for v in variables if "dimension" not in v.assume]
     dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}
                          | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
-                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume},
+                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
+                         | {sympy.Symbol(n.name, integer=True, positive=True) for n in E.walk(e)
+                            if isinstance(n, E.Var) and "dimension" in n.assume}
+                         | {s for n in E.walk(e) if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
+                            for s in n.args[1].free_symbols},
                          key=str)
     names = Names(arrays, dims_needed)
     counts: Counter = Counter(E.walk(e))

@@ -129,6 +129,13 @@ def _power(e: E.Power, pr):
     return f"{bs}{op}({ps})", POW
 
 
+def _exponent(k) -> str:
+    """An integer exponent: 3, k, or (k-1) in parentheses."""
+    import sympy
+
+    return str(k) if isinstance(k, (int, sympy.Symbol)) else f"({_dim(k)})"
+
+
 def _norm2(e, pr):
     a = e.arg
     name = "norm2" if a.cols == 1 or a.rows == 1 else "normF"
@@ -185,7 +192,7 @@ PRINTERS = {
     E.Kron: lambda e, pr: (f"kron({pr(e.args[0])[0]}, {pr(e.args[1])[0]})", ATOM),
     E.Transpose: _transpose,
     E.Inverse: _fn("inv"),
-    E.MatPow: lambda e, pr: (f"{_paren(*pr(e.args[0]), POST)}^{e.args[1]}", POW),
+    E.MatPow: lambda e, pr: (f"{_paren(*pr(e.args[0]), POST)}^{_exponent(e.args[1])}", POW),
     E.Power: _power,
     E.Apply: lambda e, pr: (f"{e.fname}({pr(e.arg)[0]})", ATOM),
     E.Det: _fn("det"),
@@ -197,6 +204,7 @@ PRINTERS = {
     E.Diag: _fn("diag"),
     E.DiagOf: _fn("diag"),
     E.Vec: _fn("vec"),
+    E.Unvec: lambda e, pr: (f"unvec({pr(e.arg)[0]}, {_dim(e.rows)}, {_dim(e.cols)})", ATOM),
     E.Softmax: _fn("softmax"),
     E.LogSumExp: _fn("logsumexp"),
 }

@@ -116,6 +116,27 @@ def _leaves(d: D):
     return [] if v == 1 else [v]
 
 
+def _prod(a: D, b: D) -> D:
+    """The dimension a*b; 1*b is b itself, so that kron(2, x) is n x 1, not 1*n x 1*1."""
+    if find(a).value == 1:
+        return b
+    if find(b).value == 1:
+        return a
+    return D(("prod", a, b))
+
+
+def _occurs(d: D, inside: D) -> bool:
+    """Whether the root ``d`` is a factor of the dimension ``inside`` (n = n*m has no solution m > 1)."""
+    stack = [find(inside)]
+    while stack:
+        r = stack.pop()
+        if r is d:
+            return True
+        if isinstance(r.value, tuple):
+            stack.extend((find(r.value[1]), find(r.value[2])))
+    return False
+
+
 def _unify(a: D, b: D, deferred: list) -> bool:
     ra, rb = find(a), find(b)
     if ra is rb:
@@ -125,12 +146,12 @@ def _unify(a: D, b: D, deferred: list) -> bool:
         ra.parent = rb
         return True
     if va is None:
-        if vb == 1:
+        if vb == 1 or _occurs(ra, rb):
             return False
         ra.parent = rb
         return True
     if vb is None:
-        if va == 1:
+        if va == 1 or _occurs(rb, ra):
             return False
         rb.parent = ra
         return True
@@ -140,7 +161,7 @@ def _unify(a: D, b: D, deferred: list) -> bool:
             # both products known: they agree as products (1*n = n*1)
             return sorted(map(str, la)) == sorted(map(str, lb))
         # otherwise (a1 a2) ~ (b1 b2) factor by factor: tr(kron(X, X)) makes X square
-        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred):
+        if _unify(va[1], vb[1], deferred) and _unify(va[2], vb[2], deferred) and not _occurs(ra, rb):
             ra.parent = rb
             return True
         return False
@@ -232,8 +253,9 @@ def normalize_assume(assume) -> dict:
 
 
 class _Inferrer:
-    def __init__(self, text, tree, kinds, declared, dim_names):
+    def __init__(self, text, tree, kinds, declared, dim_names, square=frozenset()):
         self.text = text
+        self.square = square  # undeclared names assumed symmetric, spd or invertible: n x n
         self.tree = tree
         self.kinds = kinds  # name -> "scalar" | "vector" | "matrix" | "declared" | "dim"
         self.declared = declared
@@ -242,6 +264,7 @@ class _Inferrer:
         self.deferred: list = []
         self.named: dict = {}
         self.const_nodes: dict = {}
+        self.power_names: set = set()  # integer symbols used as matrix-power exponents (X^k)
 
     def named_dim(self, name: str) -> D:
         d = self.named.get(name)
@@ -264,6 +287,9 @@ class _Inferrer:
             t = _scalar()
         elif k == "vector":
             t = (D(), _one())
+        elif name in self.square:
+            d = D()
+            t = (d, d)
         else:
             t = (D(), D())
         self.vars[name] = t
@@ -322,10 +348,20 @@ class _Inferrer:
         if k == "pow":
             base, ex = n.args
             bt, et = self.infer(base), self.infer(ex)
+            if n.value == ".^" and not _is_scalar(et):  # an exponent matrix: entry by entry
+                if _is_scalar(bt):
+                    return et
+                self.unify(bt[0], et[0], n, "elementwise power", (base, bt, ex, et))
+                self.unify(bt[1], et[1], n, "elementwise power", (base, bt, ex, et))
+                return bt
             if not _is_scalar(et):
                 raise _Fail(n, "the exponent must be a scalar", (ex, et), ex)
             if n.value == "^" and not _is_scalar(bt):
                 k = _int_literal(ex)
+                sym = _symbolic_exponent(ex) if k is None else None
+                if sym is not None:
+                    self.power_names |= sym.names
+                    k = 2  # an integer symbol: sized like a dimension, checked as a square power
                 if k is None:
                     raise _Fail(n, "a matrix power needs an integer exponent (use .^ for elementwise powers)", (base, bt))
                 if abs(k) > MAX_MATRIX_POWER:
@@ -356,7 +392,7 @@ class _Inferrer:
             ds = [self._dim_arg(n, a) for a in args]
             if f == "eye":
                 return (ds[0], ds[0])
-            return (D(("prod", ds[0], ds[1])), D(("prod", ds[0], ds[1])))
+            return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -380,10 +416,41 @@ class _Inferrer:
             return (t[0], _one())
         if f == "kron":
             a, b = ts
-            return (D(("prod", a[0], b[0])), D(("prod", a[1], b[1])))
+            return (_prod(a[0], b[0]), _prod(a[1], b[1]))
         if f == "vec":
-            return (D(("prod", t[0], t[1])), _one())
+            return (_prod(t[0], t[1]), _one())
         raise _Fail(n, f"unknown function {f}")  # pragma: no cover
+
+
+@dataclass
+class _SymExponent:
+    value: sympy.Expr
+    names: set
+
+
+def _symbolic_exponent(n: Node):
+    """k, k - 1, (k + 2), 2*k: an integer expression of names, for a matrix power X^k; None otherwise."""
+    if n.kind in ("group", "pos"):
+        return _symbolic_exponent(n.args[0])
+    if n.kind == "name":
+        return _SymExponent(E.dim(n.value), {n.value})
+    if n.kind == "sum":
+        parts = []
+        for a in n.args:
+            k = _int_literal(a)
+            parts.append(_SymExponent(sympy.Integer(k), set()) if k is not None else _symbolic_exponent(a))
+        if any(p is None for p in parts) or not any(p.names for p in parts):
+            return None
+        total = parts[0].value
+        for sign, p in zip(n.value, parts[1:]):
+            total = total + p.value if sign == "+" else total - p.value
+        return _SymExponent(total, set().union(*(p.names for p in parts)))
+    if n.kind == "product" and list(n.value) == ["*"]:
+        a, b = (_int_literal(x) for x in n.args)
+        other = _symbolic_exponent(n.args[1] if a is not None else n.args[0])
+        if other is not None and (a is not None or b is not None):
+            return _SymExponent(other.value * (a if a is not None else b), other.names)
+    return None
 
 
 def _int_literal(n: Node):
@@ -511,8 +578,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     for nm in assume:
         if nm not in names:
             raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
+    square = frozenset(nm for nm, a in assume.items() if {"symmetric", "spd", "invertible"} & a)
     for _ in range(len(names) + 1):
-        inf = _Inferrer(text, tree, kinds, declared, dim_names)
+        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
         try:
             top = inf.infer(tree)
             break
@@ -525,6 +593,8 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
             raise _mismatch(f, text) from None
     else:  # pragma: no cover - every retry fixes one name
         raise ShapeMismatchError("could not infer the shapes", text)
+    for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
+        kinds[nm] = "dim"
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -540,6 +610,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if {"symmetric", "spd", "invertible"} & a and r != c:
             raise ShapeMismatchError(f"{nm} is assumed {'/'.join(sorted(a))} but its shape is {E.fmt_dim(r)}x{E.fmt_dim(c)}")
         variables[nm] = E.Var(nm, r, c, a)
+    carried = {str(s) for v in variables.values() for d in v.shape for s in d.free_symbols}
+    for nm in sorted(eye_dims - set(variables) - carried):  # a size only eye(p) names: an input of the compiled function
+        variables[nm] = E.Var(nm, 1, 1, frozenset({"dimension"}))
     const_shapes = {k: (namer.resolve(t[0]), namer.resolve(t[1])) for k, t in inf.const_nodes.items()}
     builder = _Builder(text, variables, const_shapes)
     try:
@@ -684,6 +757,8 @@ class _Builder:
             base = self.build(n.args[0])
             if n.value == "^" and not base.is_scalar:
                 k = _int_literal(n.args[1])
+                if k is None:
+                    return E.matpow(base, _symbolic_exponent(n.args[1]).value)
                 return self.restrict(E.matpow(base, k)) if k < 0 else E.matpow(base, k)
             ex = self.build(n.args[1])
             whole = isinstance(ex, E.Const) and ex.value >= 0 and ex.value == int(ex.value)
