@@ -29,7 +29,8 @@ def declared_shapes(variables: dict) -> dict:
     """Shapes to declare when parsing a claim about a function with these variables."""
     out = {}
     for name, v in variables.items():
-        if "dimension" in v.assume:
+        if "dimension" in v.assume:  # a size the function also uses as a number (p in tr(eye(p))*c)
+            out[name] = ()
             continue
         if all(d.is_Integer or d.is_Symbol for d in v.shape):
             out[name] = (dim_spec(v.rows), dim_spec(v.cols))
