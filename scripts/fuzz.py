@@ -293,6 +293,7 @@ def main(argv=None) -> int:
         slowest = sorted(slowest, reverse=True)[:5]
         if outcome in ("uncaught", "hang", "bad exit", "multi-line", "verification") and len(examples[outcome]) < 15:
             examples[outcome].append({**desc, "exception": f"{type(exc).__name__}: {exc}"[:300] if exc else None})
+            print(f"  [{i}] {outcome}: {json.dumps(examples[outcome][-1], ensure_ascii=True)[:600]}", flush=True)
         if (i + 1) % 5000 == 0:
             print(f"{i + 1} inputs, {time.time() - t0:.0f} s: {dict(counts)}", flush=True)
     bad = counts["uncaught"] + counts["hang"] + counts["bad exit"] + counts["multi-line"] + counts["slow"]
