@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import MatcalcError, parse_input
+from .api import MatcalcError, looks_latex, parse_input
 from .emit.numpy import compile_expr
 from .emit.text import to_text
 from .parse import ParseError, Parsed, parse
@@ -49,7 +49,8 @@ MIN_TRIALS = 3  # fewer usable trials never make a claim correct
 _NUMPY_FUNCS = {
     "np.linalg.inv": "inv", "np.linalg.det": "det", "np.sum": "sum", "np.trace": "tr", "np.exp": "exp",
     "np.log": "log", "np.sqrt": "sqrt", "np.abs": "abs", "np.tanh": "tanh", "np.sin": "sin", "np.cos": "cos",
-    "np.sign": "sign", "np.diag": "diag",
+    "np.sign": "sign", "np.diag": "diag", "np.tan": "tan", "np.arcsin": "arcsin", "np.arccos": "arccos",
+    "np.arctan": "arctan",
 }
 
 
@@ -63,11 +64,6 @@ def numpy_spelling(text: str) -> str:
             text = re.sub(re.escape(k) + r"\s*\(", _NUMPY_FUNCS[k] + "(", text)
     text = re.sub(r"(?<=[\w)\]])\.T\b", "'", text)
     return text.replace("@", "*")
-
-
-def looks_latex(text: str) -> bool:
-    """A claim is read as LaTeX when it has a backslash or a braced super/subscript."""
-    return "\\" in text or "^{" in text or "_{" in text
 
 
 def parse_text(text: str, shapes=None, assume=None, known=None) -> Parsed:

@@ -1,4 +1,4 @@
-"""Numerical verification of derivatives (``shared/CONVENTIONS.md``, "Numerical checks").
+"""Numerical verification of derivatives (``docs/conventions.md``, "Numerical checks").
 
 A derivative is compiled to NumPy and compared, in float64, with central
 finite differences of the compiled function:
@@ -174,9 +174,13 @@ def _size(d, dims) -> int:
 
 def _domain_sets(f: E.Expr):
     positive, conditioned, kinks, positive_args, det_args = set(), set(), [], [], []
+    small, inside_args = set(), []  # variables drawn small, (argument, predicate) of the catalogue's `inside`
     for n in E.walk(f):
         if isinstance(n, E.Apply):
             fn = FUNCTIONS[n.fname]
+            if fn.inside is not None:
+                small |= E.free_vars(n.arg)
+                inside_args.append((n.arg, fn.inside))
             if fn.domain == "positive":
                 positive |= E.free_vars(n.arg)
                 positive_args.append(n.arg)
@@ -194,14 +198,18 @@ def _domain_sets(f: E.Expr):
             kinks.append(n.arg)
         elif isinstance(n, E.Norm2):
             positive_args.append(E.Norm2(n.arg))
-    return positive, conditioned, kinks, positive_args, det_args
+    return positive, conditioned, kinks, positive_args, det_args, small, inside_args
 
 
-def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool, scale: float = 1.0):
+def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool, scale: float = 1.0,
+              small: bool = False):
     r, c = _size(v.rows, dims), _size(v.cols, dims)
     a = v.assume
     if "dimension" in a:
         return None
+    if small and not a:  # under arcsin or tan: entries in (-0.5, 0.5), scaled down with the size
+        return rng.uniform(-0.5, 0.5, size=(r, c)) / max(1.0, np.sqrt(max(r, c))) if not v.is_scalar \
+            else float(rng.uniform(-0.5, 0.5))
     if "onehot" in a:
         m = np.zeros((r, c))
         m[rng.integers(r, size=c), np.arange(c)] = 1.0
@@ -346,9 +354,10 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
     With ``region``, only a point in that kink region will do; the scale then
     varies over :data:`SEARCH_SCALES`.
     """
-    positive, conditioned, kinks, positive_args, det_args = _domain_sets(f)
+    positive, conditioned, kinks, positive_args, det_args, small, inside_args = _domain_sets(f)
     vars_ = [v for v in variables if "dimension" not in v.assume]
     checks = [(_compiled(k, variables), "kink") for k in kinks]
+    checks += [(_compiled(a, variables), pred) for a, pred in inside_args]
     checks += [(_compiled(a, variables), "positive") for a in positive_args]
     checks += [(_compiled(E.Det(a), variables), "positive" if log else "nonsingular") for a, log in det_args
                if not a.is_scalar]
@@ -360,7 +369,8 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
         # result right only for positive entries ((x.^2).^(1/2) = x) is caught
         restrict = attempt >= MAX_DRAWS // 4
         s = SEARCH_SCALES[attempt % len(SEARCH_SCALES)] if region is not None else scale
-        point = {v.name: _draw_var(v, dims, rng, restrict and v in positive, v in conditioned, s) for v in vars_}
+        point = {v.name: _draw_var(v, dims, rng, restrict and v in positive, v in conditioned, s,
+                                   restrict and v in small) for v in vars_}
         point.update({k: val for k, val in dims.items() if k not in point})  # sizes no array carries
         try:
             with np.errstate(all="ignore"):
@@ -380,6 +390,8 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
                     if kind == "positive" and not np.all(x > 1e-3):
                         ok = False
                     if kind == "nonsingular" and not np.all(np.abs(x) > 1e-3):
+                        ok = False
+                    if callable(kind) and not np.all(kind(x)):
                         ok = False
                 if ok:
                     return point

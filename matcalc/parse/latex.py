@@ -79,6 +79,7 @@ FUNCTIONS = {
 # function commands of LaTeX itself (\tr, \diag and \sgn are common macros)
 COMMAND_FUNCTIONS = {
     "exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos", "tanh": "tanh", "det": "det",
+    "tan": "tan", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
     "tr": "tr", "Tr": "tr", "diag": "diag", "sgn": "sign",
 }
 PRODUCT_OPS = {
