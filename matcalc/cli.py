@@ -328,6 +328,11 @@ def read_text(path: str, limit: int = MAX_FILE_BYTES) -> str:
     """The UTF-8 text of a file ('-': standard input), read only up to ``limit`` bytes."""
     name = "standard input" if path == "-" else path
     try:
+        if path == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (tests, embedding)
+            data = sys.stdin.read(limit + 1)
+            if len(data) > limit:
+                raise TooLargeError(f"{name} is longer than {limit} characters; the limit is {limit}")
+            return data
         if path == "-":
             data = sys.stdin.buffer.read(limit + 1)
         else:

@@ -134,7 +134,7 @@ ANSWERS = [
     ("check_steps with the name z", lambda: matcalc.check_steps(["J = x'*z", "= z'*d/dx(x'*x)/2"]).ok, True),
     ("alpha*(x - x) wrt alpha is 0, not 'does not depend on G'",
      lambda: (str(matcalc.derive("alpha*(x - x)", "alpha")), matcalc.derive("alpha*(x - x)", "alpha").shape),
-     ("matrix(0)", (1, "n"))),
+     ("0*ones(1, n)", (1, "n"))),
     ("check_steps from an iterator", lambda: matcalc.check_steps(iter(["x'*x", "= 2*x'*x/2"])).ok, True),
 ]
 
