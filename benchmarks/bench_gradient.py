@@ -59,7 +59,7 @@ def products_only(W, X, Y):
 
 def elementwise_generated(Z, Y, ns):
     """The elementwise part of matcalc's generated code: ``_softmax(Z) - Y`` (allocating)."""
-    return ns["_softmax"](Z) - Y
+    return ns["_softmax"](np, Z) - Y
 
 
 def elementwise_in_place(Z, Y):

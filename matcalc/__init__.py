@@ -12,7 +12,8 @@ verify them against finite differences.
 \\left(A + A^{\\top}\\right) x
 """
 
-from .api import Derivative, MatcalcError, derive, hessian, jacobian
+from .api import Derivative, MatcalcError, derive, hessian, hvp, jacobian, value_and_grad
+from .emit.numpy import Compiled
 from .errors import TooLargeError
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
@@ -25,6 +26,7 @@ from . import display as _display  # noqa: F401  (compact reprs and notebook vie
 __version__ = "0.1.0"
 
 __all__ = [
+    "Compiled",
     "Derivative",
     "MatcalcError",
     "ParseError",
@@ -47,6 +49,8 @@ __all__ = [
     "derive",
     "hessian",
     "jacobian",
+    "hvp",
+    "value_and_grad",
     "parse",
     "parse_latex",
 ]

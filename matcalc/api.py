@@ -17,7 +17,7 @@ from .budget import bounded, guarded
 from .errors import MatcalcError, TooLargeError
 from .rules import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
-from .emit.numpy import Compiled, compile_expr
+from .emit.numpy import Compiled, compile_expr, compile_exprs
 from .emit.text import to_text
 from .functions import FUNCTIONS
 from .parse import Parsed, parse, parse_latex
@@ -181,18 +181,14 @@ class Derivative:
         return E.shapes_note(self.variables)
 
     def to_dict(self) -> dict:
-        return {
-            "function": to_text(self.function),
-            "wrt": self.wrt.name,
-            "kind": self.kind,
-            "order": self.order,
-            "layout": self.layout,
-            "shape": [str(d) for d in self.result.shape],
-            "result": to_text(self.result),
-            "latex": to_latex(self.result),
-            "variables": {n: {"shape": [str(d) for d in v.shape], "assume": sorted(v.assume)} for n, v in self.variables.items()},
-            "notes": list(self.notes),
-        }
+        """The derivative as JSON-ready data (:func:`matcalc.serialize.derivative_to_dict`).
+
+        >>> derive("x'*x", wrt="x").to_dict()["shape"]
+        ['n', 1]
+        """
+        from .serialize import derivative_to_dict
+
+        return derivative_to_dict(self)
 
     # -- numbers -------------------------------------------------------------------
     def to_numpy(self) -> Compiled:
@@ -201,7 +197,27 @@ class Derivative:
         It keeps the input dtype and reads dimension symbols from the arrays' shapes;
         ``.source`` holds its code.
         """
-        return compile_expr(self.result, list(self.variables.values()), fname="derivative")
+        fn = compile_expr(self.result, list(self.variables.values()), fname="derivative")
+        fn.checker = self.verify
+        return fn
+
+    def value_and_grad(self) -> Compiled:
+        """The function and its gradient compiled together: :func:`value_and_grad` of this function.
+
+        >>> vg = derive("x'*x", wrt="x").value_and_grad()
+        >>> [float(v) for v in vg(x=[[1.0], [2.0]])[1].ravel()]
+        [2.0, 4.0]
+        """
+        return value_and_grad(Parsed(self.function, dict(self.variables), self.source), self.wrt.name)
+
+    def hvp(self) -> Compiled:
+        """The Hessian of this function applied to a direction, never formed: :func:`hvp`.
+
+        >>> hv = hessian("x'*x", wrt="x").hvp()
+        >>> hv([[1.0], [0.0]], x=[[3.0], [4.0]]).ravel().tolist()
+        [2.0, 0.0]
+        """
+        return hvp(Parsed(self.function, dict(self.variables), self.source), self.wrt.name)
 
     def function_numpy(self) -> Compiled:
         """The differentiated function itself, compiled."""
@@ -373,3 +389,80 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     res, other = (H, Ht) if layout == "denominator" else (Ht, H)
     return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, p.notes + _notes(f, v, "hessian"),
                       p.text, g)
+
+
+def _scalar_function(p: Parsed, what: str) -> E.Expr:
+    if not p.expr.is_scalar:
+        raise MatcalcError(f"{what} needs a scalar function; {to_text(p.expr)} is {E.fmt_shape(p.expr.shape)}")
+    return p.expr
+
+
+@_guard
+def value_and_grad(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None,
+                   assume: Mapping[str, str] | None = None) -> Compiled:
+    """The value of a scalar ``expr`` and its gradient (denominator layout: the shape of ``wrt``),
+    compiled into one function that computes their common subexpressions once.
+
+    Call it with arrays by name: ``fn(**arrays)`` returns ``(value, gradient)`` in the inputs' array
+    library and dtype.  ``.source`` is standalone code (only NumPy needed); ``.verify()`` checks it
+    against finite differences.
+
+    >>> import numpy as np
+    >>> fn = value_and_grad("x'*A*x", wrt="x")
+    >>> value, grad = fn(A=np.eye(2), x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    >>> fn.verify().ok
+    True
+    """
+    from .verify import verify_value_and_grad
+
+    p = parse_input(expr, shapes, assume)
+    v = _wrt_var(p, wrt)
+    f = _scalar_function(p, "value_and_grad")
+    g, _ = _first_order(f, v, set(p.variables))
+    variables = list(p.variables.values())
+    fn = compile_exprs([f, g], variables, fname="value_and_grad")
+    fn.checker = lambda **kw: guarded(verify_value_and_grad)(fn, f, v, variables, **kw)
+    return fn
+
+
+def _fresh(base: str, taken) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    return name
+
+
+@_guard
+def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mapping[str, str] | None = None) -> Compiled:
+    """The Hessian of a scalar ``expr`` applied to a direction, compiled without ever forming the Hessian.
+
+    ``fn(direction, /, **arrays)``: the direction has the shape of ``wrt``, and so has the result
+    (for a matrix X it is unvec(H vec(V)), H taken over column-major vec(X)).  It is the gradient of
+    ``<grad f(x), V>``, derived by the same rules as every other gradient.
+
+    >>> import numpy as np
+    >>> fn = hvp("x'*A*x", wrt="x")
+    >>> fn(np.array([1.0, 0.0]), A=np.array([[1.0, 2.0], [0.0, 1.0]]), x=np.ones(2)).ravel().tolist()
+    [2.0, 2.0]
+    >>> fn.verify().ok
+    True
+    """
+    from .verify import verify_hvp
+
+    p = parse_input(expr, shapes, assume)
+    v = _wrt_var(p, wrt)
+    f = _scalar_function(p, "hvp")
+    taken = set(p.variables)
+    g, _ = _first_order(f, v, taken)
+    V = E.var(_fresh("direction", taken), v.rows, v.cols)
+    inner = E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V))
+    try:
+        hv, _ = _first_order(inner, v, taken | {V.name})
+    except VariableAbsentError:  # f is linear in wrt
+        hv = E.zeros(v.shape)
+    variables = list(p.variables.values())
+    fn = compile_exprs([hv], variables, fname="hvp", positional=(V,))
+    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, v, variables, **kw)
+    return fn

@@ -258,9 +258,13 @@ def _main(argv=None) -> int:
 # -- train (matcalc.train) -----------------------------------------------------------------
 
 
+FULL_BATCH = "full"
+
+
 def _batch_size(text: str):
+    """A minibatch size, or FULL_BATCH for 'full' (also 'all', 'none')."""
     if text.strip().lower() in ("full", "none", "all"):
-        return None
+        return FULL_BATCH
     try:
         return int(text)
     except ValueError:
@@ -271,12 +275,12 @@ def cmd_train(args) -> int:
     """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
     from .train import runner
 
-    result = runner.train_file(
-        args.data, target=args.target, model=args.model, test_size=args.test_size, seed=args.seed, out=args.out,
-        loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
-        tol=args.tol, standardize=args.standardize,
-    )
+    options = dict(loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
+                   lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol, standardize=args.standardize)
+    if args.batch_size is not None:  # only when given: batch_size=None asks for full-batch descent
+        options["batch_size"] = None if args.batch_size == FULL_BATCH else args.batch_size
+    result = runner.train_file(args.data, target=args.target, model=args.model, test_size=args.test_size,
+                               seed=args.seed, out=args.out, **options)
     print(result.summary())
     return 0
 

@@ -1,70 +1,45 @@
-"""Compile an expression to a readable NumPy function.
+"""Compile expressions to readable, standalone array code (NumPy, or any Array API library).
 
-One emitter per node type; an unknown node raises.  The generated code keeps
-the input dtype (float32 stays float32), reads dimension symbols from the
-arrays' shapes, computes repeated subexpressions once, and uses stable forms:
-a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp.
+One emitter per node type; an unknown node raises.  The generated code
+
+* gets the array namespace once (``xp = _namespace(...)``: NumPy itself for NumPy input, any other
+  library through array-api-compat) and writes every operation against ``xp``, so it keeps the
+  input's library, device and dtype (float32 stays float32; Dask stays lazy and chunked);
+* reads dimension symbols from the arrays' shapes and computes repeated subexpressions once, also
+  across several outputs compiled together (a value and its gradient);
+* applies structure instead of building it (``chains.py``: diag as a broadcast, kron as
+  reshape-and-multiply, the commutation matrix as a transpose, ``X diag(v) X'`` once and symmetric)
+  and multiplies chains in the cheapest order;
+* uses stable forms: a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp;
+* is standalone: ``.source`` holds exactly the helpers it calls and needs only NumPy.
+
+>>> from matcalc import expr as E
+>>> X, v = E.var("X", "p", "n"), E.var("v", "n")
+>>> f = compile_expr(E.matmul(X, E.diag(v), E.transpose(X)), [X, v])
+>>> "_xdxt(xp, X, v)" in f.source and "diagflat" not in f.source
+True
 """
 
 from __future__ import annotations
 
 import keyword
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-import numpy as np
 import sympy
 
 from .. import expr as E
+from ..errors import MatcalcError
 from ..functions import FUNCTIONS
+from .chains import Sizes, emit_chain, lower, structure
+from .runtime import HEADER, helpers_for
 from .text import PrinterError
 
-PRELUDE = '''\
-import numpy as np
-
-
-def _softmax(z):
-    e = z - z.max(axis=0, keepdims=True)
-    np.exp(e, out=e)
-    e /= e.sum(axis=0, keepdims=True)
-    return e
-
-
-def _logsumexp(z):
-    m = z.max(axis=0, keepdims=True)
-    e = z - m
-    np.exp(e, out=e)
-    return m + np.log(e.sum(axis=0, keepdims=True))
-
-
-def _log_softmax(z):
-    return z - _logsumexp(z)
-
-
-def _sigmoid(z):
-    return np.exp(-np.logaddexp(0, -z))
-
-
-def _sum_terms(*terms):
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
-
-
-def _commutation(m, n, dtype):
-    k = np.zeros((m * n, m * n), dtype=dtype)
-    for i in range(m):
-        for j in range(n):
-            k[i * n + j, j * m + i] = 1
-    return k
-'''
-
-
-RESERVED = {"np", "dims"}
+RESERVED = {"np", "xp", "dims"}
 
 
 def _safe(name: str) -> str:
@@ -122,10 +97,34 @@ def _num(v) -> str:
     return repr(float(v))
 
 
+def fresh(node: E.Expr, c: Callable) -> bool:
+    """Is the code of ``node`` a new array that nothing else refers to (so NumPy may overwrite it)?
+
+    A softmax, log-sum-exp, elementwise function or Hadamard product computed once, or a product of
+    dense factors only (a structured one may hand back an operand unchanged)."""
+    if c.counts[node] > 1 or node.is_scalar:
+        return False
+    if isinstance(node, (E.Softmax, E.LogSumExp, E.Apply)):
+        return True
+    if isinstance(node, E.Hadamard):
+        return len(node.args) > 1
+    if isinstance(node, E.MatMul):
+        chain = [f for f in node.args if not f.is_scalar]
+        return len(chain) > 1 and all(structure(f) is None for f in chain)
+    return False
+
+
 def _add(e: E.Add, c: Callable) -> str:
-    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion."""
+    """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion;
+    a fresh full-size first term of two takes the other in place (one array less, as by hand)."""
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
+    a, b = e.args[0], e.args[-1]
+    if len(e.args) == 2 and a.shape == e.shape and not isinstance(b, E.Ones) and fresh(a, c):
+        neg = isinstance(b, E.MatMul) and isinstance(b.args[0], E.Const) and b.args[0].value < 0
+        if neg:
+            return f"_isub(xp, {c(a)}, {c(E.matmul(E.const(-b.args[0].value), *b.args[1:]))})"
+        return f"_iadd(xp, {c(a)}, {c(b)})"
     out = []
     # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
     full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
@@ -142,27 +141,12 @@ def _add(e: E.Add, c: Callable) -> str:
     return "(" + "".join(out) + ")"
 
 
-def _chain(chain: list, c: Callable) -> str:
-    """A matrix chain; a ones matrix times M is a column sum of M (O(kn), not O(k^2 n)), M times ones a row sum."""
-    if len(chain) >= 2 and isinstance(chain[0], E.Ones):
-        first, rest = chain[0], chain[1:]
-        inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
-        s = f"np.sum({inner}, axis=0, keepdims=True)"
-        return s if first.rows == 1 else f"np.broadcast_to({s}, ({c.names.dim(first.rows)}, {c.names.dim(rest[-1].cols)}))"
-    if len(chain) >= 2 and isinstance(chain[-1], E.Ones):
-        last, rest = chain[-1], chain[:-1]
-        inner = _chain(rest, c) if len(rest) > 1 else c(rest[0])
-        s = f"np.sum({inner}, axis=1, keepdims=True)"
-        return s if last.cols == 1 else f"np.broadcast_to({s}, ({c.names.dim(rest[0].rows)}, {c.names.dim(last.cols)}))"
-    return " @ ".join(c(f) for f in chain)
-
-
 def _matmul(e: E.MatMul, c: Callable):
     scal = [f for f in e.args if f.is_scalar]
     chain = [f for f in e.args if not f.is_scalar]
     parts = [c(f) for f in scal]
     if chain:
-        ch = _chain(chain, c)
+        ch = emit_chain(chain, c) if len(chain) > 1 else c(chain[0])
         parts.append(f"({ch})" if len(chain) > 1 and scal else ch)
     return "(" + " * ".join(parts) + ")" if len(parts) > 1 or len(chain) > 1 else parts[0]
 
@@ -170,91 +154,150 @@ def _matmul(e: E.MatMul, c: Callable):
 def _power(e: E.Power, c):
     b, p = e.args
     if isinstance(p, E.Const) and p.value == Fraction(1, 2):
-        return f"np.sqrt({c(b)})"
+        return f"xp.sqrt({c(b)})"
     if isinstance(p, E.Const) and p.value == -1:
         return f"(1.0 / {c(b)})"
     if isinstance(p, E.Const) and p.value == 2:
-        return f"np.square({c(b)})"
+        return f"xp.square({c(b)})"
     return f"({c(b)} ** {c(p)})"
+
+
+# the catalogue's NumPy spellings, written against the namespace xp; those outside the Array API
+# standard get a helper here
+XP_OVERRIDES = {"step": "_step(xp, {0})"}
+
+
+def xp_spelling(fname: str) -> str:
+    """The catalogue's NumPy spelling of ``fname`` written against ``xp``; raises when it has no Array API form."""
+    if fname in XP_OVERRIDES:
+        return XP_OVERRIDES[fname]
+    s = re.sub(r"\bnp\.", "xp.", FUNCTIONS[fname].numpy)
+    s = re.sub(r"\b(_\w+)\(", r"\1(xp, ", s)
+    if not s.startswith(("xp.", "_")) or "np." in s:
+        raise PrinterError(f"no Array API spelling for the function {fname}")
+    return s
 
 
 def _apply(e: E.Apply, c):
     a = e.arg
     if e.fname == "log" and isinstance(a, E.Softmax):
-        return f"_log_softmax({c(a.arg)})"
+        return f"_log_softmax(xp, {c(a.arg)})"
     if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
-        return f"(-np.logaddexp(0, -{c(a.arg)}))"
-    return FUNCTIONS[e.fname].numpy.format(c(a))
+        return f"(-xp.logaddexp(0.0, -{c(a.arg)}))"
+    return xp_spelling(e.fname).format(c(a))
+
+
+def _sizes(e, c):
+    return ", ".join(c.names.dim(d) for d in e.shape)
 
 
 EMITTERS: dict[type, Callable] = {
     E.Var: lambda e, c: c.names.var(e),
     E.Const: lambda e, c: _num(e.value),
-    E.Identity: lambda e, c: f"np.eye({c.names.dim(e.rows)}, dtype=_dt)",
-    E.Ones: lambda e, c: f"np.ones(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), dtype=_dt)",
-    E.Zero: lambda e, c: f"np.zeros(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), dtype=_dt)",
-    E.Commutation: lambda e, c: f"_commutation({c.names.dim(e.args[0])}, {c.names.dim(e.args[1])}, _dt)",
-    E.Add: lambda e, c: _add(e, c),
+    E.Identity: lambda e, c: f"_eye(xp, {c.names.dim(e.rows)}, _ft, _dev)",
+    E.Ones: lambda e, c: f"_ones(xp, {_sizes(e, c)}, _ft, _dev)",
+    E.Zero: lambda e, c: f"_zeros(xp, {_sizes(e, c)}, _ft, _dev)",
+    E.Commutation: lambda e, c: f"_commutation(xp, {c.names.dim(e.args[0])}, {c.names.dim(e.args[1])}, _ft, _dev)",
+    E.Add: _add,
     E.MatMul: _matmul,
     E.Hadamard: lambda e, c: "(" + " * ".join(c(f) for f in e.args) + ")",
-    E.Kron: lambda e, c: f"np.kron({c(e.args[0])}, {c(e.args[1])})",
+    E.Kron: lambda e, c: f"_kron(xp, {c(e.args[0])}, {c(e.args[1])})",
     E.Transpose: lambda e, c: f"{c(e.args[0])}.T",
-    E.Inverse: lambda e, c: f"np.linalg.inv({c(e.args[0])})",
-    E.MatPow: lambda e, c: f"np.linalg.matrix_power({c(e.args[0])}, {c.names.dim(e.args[1])})",
+    E.Inverse: lambda e, c: f"xp.linalg.inv({c(e.args[0])})",
+    E.MatPow: lambda e, c: f"xp.linalg.matrix_power({c(e.args[0])}, {c.names.dim(e.args[1])})",
     E.Power: _power,
     E.Apply: _apply,
-    E.Det: lambda e, c: f"np.linalg.det({c(e.arg)})",
-    E.LogDet: lambda e, c: f"np.linalg.slogdet({c(e.arg)})[1]",
-    E.Trace: lambda e, c: f"np.trace({c(e.arg)})",
-    E.Sum: lambda e, c: f"np.sum({c(e.arg)})",
-    E.Norm1: lambda e, c: f"np.sum(np.abs({c(e.arg)}))",
-    E.Norm2: lambda e, c: f"np.sqrt(np.sum(np.square({c(e.arg)})))",
-    E.Diag: lambda e, c: f"np.diagflat({c(e.arg)})",
-    E.DiagOf: lambda e, c: f"np.diagonal({c(e.arg)}).reshape(-1, 1)",
-    E.Vec: lambda e, c: f"{c(e.arg)}.reshape(-1, 1, order='F')",
-    E.Unvec: lambda e, c: f"{c(e.arg)}.reshape(({c.names.dim(e.rows)}, {c.names.dim(e.cols)}), order='F')",
-    E.Softmax: lambda e, c: f"_softmax({c(e.arg)})",
-    E.LogSumExp: lambda e, c: f"_logsumexp({c(e.arg)})",
+    E.Det: lambda e, c: f"xp.linalg.det({c(e.arg)})",
+    E.LogDet: lambda e, c: f"xp.linalg.slogdet({c(e.arg)})[1]",
+    E.Trace: lambda e, c: f"_trace(xp, {c(e.arg)})",
+    E.Sum: lambda e, c: f"xp.sum({c(e.arg)})",
+    E.Norm1: lambda e, c: f"xp.sum(xp.abs({c(e.arg)}))",
+    E.Norm2: lambda e, c: f"xp.sqrt(xp.sum(xp.square({c(e.arg)})))",
+    E.Diag: lambda e, c: f"_diagflat(xp, {c(e.arg)})",
+    E.DiagOf: lambda e, c: f"_diag_of(xp, {c(e.arg)})",
+    E.Vec: lambda e, c: f"_vec(xp, {c(e.arg)})",
+    E.Unvec: lambda e, c: f"_unvec(xp, {c(e.args[0])}, {c.names.dim(e.rows)}, {c.names.dim(e.cols)})",
+    E.Softmax: lambda e, c: f"_softmax(xp, {c(e.arg)}{', True' if fresh(e.arg, c) else ''})",
+    E.LogSumExp: lambda e, c: f"_logsumexp(xp, {c(e.arg)})",
 }
 
 _CHEAP = (E.Var, E.Const)
 
 
+class InputError(MatcalcError):
+    """Arrays that do not fit a compiled function: a wrong shape, a missing name, mixed libraries."""
+
+
 @dataclass
 class Compiled:
-    """A compiled expression: call it with arrays by variable name."""
+    """A compiled expression: call it with arrays by variable name.
+
+    ``.source`` is standalone Python (only NumPy needed), ``.names`` the variables it takes by name,
+    ``.verify()`` checks it against finite differences when it came from a derivative.
+    """
 
     source: str
     fn: Callable
     names: tuple
     shape: tuple
     free_dims: tuple = ()  # dimensions no input array carries: pass them by name, e.g. p=3
-
     renamed: dict = field(default_factory=dict)  # variable name -> its name in the code, where they differ
+    shapes: tuple = ()  # the shape of every output, when there are several
+    checker: Callable | None = field(default=None, repr=False)  # what .verify() runs
+    input_error: type = field(default=ValueError, repr=False)  # the generated code's own error for bad arrays
 
     def __call__(self, *args, **kwargs):
         if self.renamed:
             kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
-        return self.fn(*args, **kwargs)
+        try:
+            return self.fn(*args, **kwargs)
+        except self.input_error as e:
+            raise InputError(str(e)) from None
+        except TypeError as e:  # a missing or unexpected argument name
+            if str(e).startswith(f"{self.fn.__name__}()"):
+                raise InputError(str(e).replace(f"{self.fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
+            raise
+
+    def verify(self, **kwargs):
+        """Check the compiled function against central finite differences in float64, at random
+        non-square shapes; returns a report, raises :class:`matcalc.VerificationError` when wrong."""
+        if self.checker is None:
+            raise MatcalcError("this compiled function has no derivative to check it against")
+        return self.checker(**kwargs)
 
     def __repr__(self):
         return f"<compiled matcalc function ({', '.join(self.names)})>"
 
 
-def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:
-    """Compile ``e`` to ``fname(**arrays)``; ``variables`` are the Var nodes it takes."""
-    out_shape = out_shape or e.shape
-    arrays = [v for v in variables if "dimension" not in v.assume]
-    dims_needed = sorted({s for v in arrays for d in v.shape for s in d.free_symbols}
-                         | {s for n in E.walk(e) for d in n.shape for s in d.free_symbols}
-                         | {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
-                         | {sympy.Symbol(n.name, integer=True, positive=True) for n in E.walk(e)
-                            if isinstance(n, E.Var) and "dimension" in n.assume}
-                         | {s for n in E.walk(e) if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
-                            for s in n.args[1].free_symbols},
-                         key=str)
-    names = Names(arrays, dims_needed)
-    counts: Counter = Counter(E.walk(e))
+def _dims_needed(outputs, variables) -> list:
+    syms = {s for v in variables if "dimension" not in v.assume for d in v.shape for s in d.free_symbols}
+    syms |= {s for e in outputs for n in E.walk(e) for d in n.shape for s in d.free_symbols}
+    syms |= {sympy.Symbol(v.name, integer=True, positive=True) for v in variables if "dimension" in v.assume}
+    syms |= {sympy.Symbol(n.name, integer=True, positive=True) for e in outputs for n in E.walk(e)
+             if isinstance(n, E.Var) and "dimension" in n.assume}
+    syms |= {s for e in outputs for n in E.walk(e) if isinstance(n, E.MatPow) and not isinstance(n.args[1], int)
+             for s in n.args[1].free_symbols}
+    return sorted(syms, key=str)
+
+
+def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
+    """Compile several expressions into one function that returns them all, sharing their common
+    subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
+    by position only (a Hessian-vector product's direction).
+
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> x = E.var("x", "n")
+    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
+    >>> value, grad = f(x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    """
+    arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
+    memo: dict = {}
+    outputs = [lower(e, memo) for e in outputs]
+    names = Names(arrays, _dims_needed(outputs, list(positional) + list(variables)))
+    counts: Counter = Counter(n for e in outputs for n in E.walk(e))
     temps: dict = {}
     lines: list = []
 
@@ -274,99 +317,68 @@ def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -
         return code
 
     c.names = names
-    body = c(e)
-    head = [f"def {fname}({', '.join([names.vars[v.name] for v in arrays] + ['**dims'])}):"]
-    mats = [names.vars[v.name] for v in arrays if not v.is_scalar]
-    if mats:  # integer inputs (one-hot labels) take the floating dtype of the others: float32 stays float32
-        head.append(f"    _ft = _float_type({', '.join(mats)})")
+    c.sizes = Sizes()
+    c.counts = counts
+    bodies = [c(e) for e in outputs]
+    arg_names = [names.vars[v.name] for v in arrays]
+    npos = len([v for v in positional if "dimension" not in v.assume])
+    sig = arg_names[:npos] + (["/"] if npos else []) + arg_names[npos:] + ["**dims"]
+    head = [f"def {fname}({', '.join(sig)}):", f"    xp = _namespace({', '.join(arg_names)})",
+            f"    _ft = _float_type(xp, {', '.join(arg_names)})"]
     for v in arrays:
         n = names.vars[v.name]
         if v.is_scalar:
-            head.append(f"    {n} = _scalar({n})")
+            head.append(f"    {n} = _scalar(xp, {n})")
         else:
-            head.append(f"    {n} = _array({n}, {v.name!r}, {v.rows == 1}, {v.cols == 1}, _ft)")
-    arr_names = [names.vars[v.name] for v in arrays if not v.is_scalar]
-    dt_line = f"    _dt = np.result_type({', '.join(arr_names) or 'np.float64'}, np.float32)"
-    dt_index = len(head)
+            head.append(f"    {n} = _array(xp, {n}, {v.name!r}, {v.rows == 1}, {v.cols == 1}, _ft)")
     free = []
-    for s in dims_needed:
+    for s in names.dims:
         where = next(((v, i) for v in arrays for i, d in enumerate(v.shape) if d == s), None)
-        if where is None:
-            # a dimension no input carries (the size of a free vector(1)): pass it by name
+        if where is None:  # a dimension no input carries (the size of a free vector(1)): pass it by name
             free.append(str(s))
             head.append(f"    {names.dims[s]} = _dim(dims, {str(s)!r})")
         else:
             head.append(f"    {names.dims[s]} = {names.vars[where[0].name]}.shape[{where[1]}]")
+    mats = [v for v in arrays if not v.is_scalar]
+    if any("_dev" in line for line in lines + bodies) and mats:
+        head.append(f"    _dev = _device(xp, {names.vars[mats[0].name]})")
+    elif any("_dev" in line for line in lines + bodies):
+        head.append("    _dev = None")
     checks = [f"    _check_shape({names.vars[v.name]}, {v.name!r}, ({names.dim(v.rows)}, {names.dim(v.cols)}))"
-              for v in arrays if not v.is_scalar]
-    if out_shape == (1, 1):
-        ret = "    return _as_scalar(_r)"
-    else:
-        ret = f"    return _as_shape(_r, ({names.dim(out_shape[0])}, {names.dim(out_shape[1])}))"
-    if any("_dt" in line for line in lines + [body]):  # the dtype of constant arrays (eye, ones) follows the inputs
-        head.insert(dt_index, dt_line)
-    src = "\n".join(head + checks + lines + [f"    _r = {body}", ret]) + "\n"
+              for v in mats]
+    rets = []
+    for i, (e, body) in enumerate(zip(outputs, bodies)):
+        lines.append(f"    _r{i} = {body}")
+        if e.shape == (1, 1):
+            rets.append(f"_as_scalar(xp, _r{i}, _ft)")
+        else:
+            rets.append(f"_as_shape(xp, _r{i}, ({names.dim(e.rows)}, {names.dim(e.cols)}), _ft)")
+    src = "\n".join(head + checks + lines + ["    return " + ", ".join(rets)]) + "\n"
+    source = HEADER + "\n\n" + helpers_for(src) + "\n\n" + src
     namespace: dict = {}
     try:
-        code = compile(PRELUDE + HELPERS + "\n\n" + src, f"<matcalc {fname}>", "exec")
+        code = compile(source, f"<matcalc {fname}>", "exec")
     except (RecursionError, MemoryError):
         raise PrinterError("the expression is too large to compile to NumPy") from None
     exec(code, namespace)  # generated code, never user text: names pass through Names, strings through repr
-    return Compiled(source=PRELUDE + "\n\n" + src, fn=namespace[fname], names=tuple(v.name for v in arrays),
-                    shape=out_shape, free_dims=tuple(free),
-                    renamed={v.name: names.vars[v.name] for v in arrays if names.vars[v.name] != v.name})
+    taken = [v for v in arrays[npos:]]
+    return Compiled(source=source, fn=namespace[fname], names=tuple(v.name for v in taken),
+                    shape=outputs[0].shape if len(outputs) == 1 else tuple(e.shape for e in outputs),
+                    free_dims=tuple(free),
+                    renamed={v.name: names.vars[v.name] for v in taken if names.vars[v.name] != v.name},
+                    shapes=tuple(e.shape for e in outputs), input_error=namespace.get("InputShapeError", ValueError))
 
 
-HELPERS = '''
+def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:
+    """Compile ``e`` to ``fname(**arrays)``; ``variables`` are the Var nodes it takes.
 
-class InputShapeError(ValueError):
-    pass
-
-
-def _dim(dims, name):
-    if name not in dims:
-        raise InputShapeError(f"the size {name} is not carried by any input array; pass it as {name}=...")
-    return int(dims[name])
-
-
-def _scalar(a):
-    if isinstance(a, np.ndarray):
-        if a.size != 1:
-            raise InputShapeError(f"expected a scalar, got an array of shape {a.shape}")
-        return a.reshape(())[()]
-    if type(a) in (int, float):  # a NumPy float: (-8.0)**0.5 is nan, not a Python complex
-        return np.float64(a)
-    return a
-
-
-def _float_type(*arrays):
-    kinds = [a.dtype for a in arrays if getattr(a, "dtype", None) is not None and a.dtype.kind == "f"]
-    return np.result_type(*kinds) if kinds else np.float64
-
-
-def _array(a, name, row, col, ft):
-    if type(a) is not np.ndarray:
-        a = np.asarray(a)
-    if a.dtype.kind != "f":
-        a = a.astype(ft)
-    if a.ndim == 1:
-        a = a.reshape(1, -1) if row and not col else a.reshape(-1, 1)
-    elif a.ndim != 2:
-        raise InputShapeError(f"{name}: expected a matrix or vector, got {a.ndim} dimensions")
-    return a
-
-
-def _check_shape(a, name, expected):
-    if a.shape != expected:
-        raise InputShapeError(f"{name}: expected shape {expected} from the other arrays, got {a.shape}")
-
-
-def _as_scalar(r):
-    return np.asarray(r).reshape(())[()]
-
-
-def _as_shape(r, shape):
-    if type(r) is not np.ndarray or r.shape != shape:
-        r = np.array(np.broadcast_to(r, shape))
-    return r
-'''
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> A, x = E.var("A", "n", "n"), E.var("x", "n")
+    >>> f = compile_expr(E.matmul(E.transpose(x), A, x), [A, x])
+    >>> float(f(A=np.eye(3), x=np.ones(3)))
+    3.0
+    """
+    if out_shape is not None and out_shape != e.shape:
+        raise PrinterError(f"cannot compile a {E.fmt_shape(e.shape)} expression to shape {E.fmt_shape(out_shape)}")
+    return compile_exprs([e], variables, fname)

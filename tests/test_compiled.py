@@ -1,0 +1,305 @@
+"""Compiled value-and-gradient and Hessian-vector products; structure-aware emission; standalone source.
+
+Every table row is checked against finite differences (``.verify()``) at random non-square shapes,
+and the structured chains against a dense NumPy evaluation written here, independently of the
+emitter (np.kron, np.diagflat, an explicit commutation matrix).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc import expr as E
+from matcalc.emit.numpy import compile_expr, compile_exprs
+from matcalc.verify import VerificationError, verify_hvp, verify_value_and_grad
+
+SOFTMAX_CE = "-(1/n)*sum(Y.*log(softmax(W*X)))"
+LOGISTIC = "(1/n)*sum(softplus(-y.*(X'*w)))"
+SM_SHAPES = {"W": ("k", "p"), "X": ("p", "n"), "Y": ("k", "n")}
+
+# (expression, wrt, shapes, assume)
+CASES = [
+    (SOFTMAX_CE, "W", SM_SHAPES, {"Y": "onehot"}),
+    (LOGISTIC, "w", {"X": ("p", "n")}, None),
+    ("x'*A*x", "x", None, None),
+    ("x'*A*x", "x", None, {"A": "symmetric"}),
+    ("log(det(X))", "X", None, None),
+    ("tr(A*X*B*X')", "X", None, None),
+    ("tr(X*X)", "X", None, None),  # Hessian 2K: the commutation matrix, applied as a transpose
+    ("sum(relu(W*x))", "W", None, None),
+    ("lam*normF(W)^2 + sum(exp(W))", "W", None, None),
+    ("(1/N)*norm2(y - X*theta)^2", "theta", {"X": ("N", "p")}, None),
+    ("sum(exp(a*x))", "a", {"a": ()}, None),  # a scalar variable
+    ("sum(logsumexp(W*X))", "W", None, None),
+    ("sum(softplus(-X'*W))", "W", {"W": ("p", "k")}, None),
+    ("sum(sigmoid(X'*w).*y)", "w", {"X": ("p", "n")}, None),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES)
+def test_value_and_grad_verifies(expr, wrt, shapes, assume):
+    fn = matcalc.value_and_grad(expr, wrt, shapes=shapes, assume=assume)
+    report = fn.verify()
+    assert report.ok and report.max_rel_error < 1e-5
+    assert {"value", "directional derivative"} <= {m for t in report.trials for m, _ in t.checks}
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES)
+def test_hvp_verifies(expr, wrt, shapes, assume):
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    report = fn.verify()
+    assert report.ok and report.max_rel_error < 1e-5
+    assert "_diagflat" not in fn.source and "_kron(" not in fn.source and "_commutation(" not in fn.source
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES[:6])
+def test_hvp_equals_hessian_times_direction(expr, wrt, shapes, assume):
+    """H vec(V), with H the engine's full Hessian, equals the compiled product (never forming H)."""
+    h = matcalc.hessian(expr, wrt, shapes=shapes, assume=assume)
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    point = h.verify(shapes=1, directions=1, explicit=False).trials[0].point
+    V = np.random.default_rng(1).normal(size=np.shape(point[wrt]))
+    H = h.to_numpy()(**point)
+    expected = (H @ V.reshape(-1, order="F")).reshape(V.shape, order="F")
+    assert np.allclose(fn(V, **point), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_value_and_grad_values():
+    """x'Ax at a point worked by hand: value 7, gradient (A + A')x."""
+    A = np.array([[1.0, 2.0], [0.0, 3.0]])
+    x = np.array([[1.0], [1.0]])
+    value, grad = matcalc.value_and_grad("x'*A*x", "x")(A=A, x=x)
+    assert value == 6.0 and grad.tolist() == [[4.0], [8.0]]
+
+
+def _wrong_pair(expr, wrt, shapes, assume, scale):
+    p = matcalc.parse(expr, shapes=shapes, assume=assume)
+    d = matcalc.derive(expr, wrt, shapes=shapes, assume=assume)
+    return p, d, E.matmul(E.const(scale), d.result)
+
+
+# (expression, wrt, shapes, assume, factor applied to the gradient)
+WRONG = [
+    (SOFTMAX_CE, "W", SM_SHAPES, {"Y": "onehot"}, 2),
+    (LOGISTIC, "w", {"X": ("p", "n")}, None, -1),
+    ("x'*A*x", "x", None, None, 0.5),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume,scale", WRONG)
+def test_verify_catches_wrong_value_and_grad(expr, wrt, shapes, assume, scale):
+    p, d, wrong = _wrong_pair(expr, wrt, shapes, assume, scale)
+    variables = list(d.variables.values())
+    fn = compile_exprs([d.function, wrong], variables)
+    with pytest.raises(VerificationError):
+        verify_value_and_grad(fn, d.function, d.wrt, variables)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume,scale", WRONG)
+def test_verify_catches_wrong_hvp(expr, wrt, shapes, assume, scale):
+    p, d, _ = _wrong_pair(expr, wrt, shapes, assume, scale)
+    right = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    variables = list(d.variables.values())
+
+    def wrong(V, **arrays):
+        return scale * right(V, **arrays)
+
+    with pytest.raises(VerificationError):
+        verify_hvp(wrong, d.function, d.result, d.wrt, variables)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (lambda: matcalc.hvp("W*x", "x"), "needs a scalar function"),
+    (lambda: matcalc.value_and_grad("A*x", "x"), "needs a scalar function"),
+    (lambda: matcalc.hvp("x'*x", "y"), "does not depend on y"),
+])
+def test_bad_calls(bad, message):
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        bad()
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((5, 6)), Y=np.ones((3, 6))), "X: expected shape"),
+    (lambda f: f(W=np.ones((3, 4)), X=np.ones((4, 6))), "missing 1 required"),
+    (lambda f: f(W=np.ones((3, 4, 1)), X=np.ones((4, 6)), Y=np.ones((3, 6))), "expected a matrix or vector"),
+])
+def test_bad_arrays_get_one_line(call, message):
+    fn = matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        call(fn)
+
+
+def test_linear_function_has_zero_hvp():
+    fn = matcalc.hvp("sum(A*x)", "x")
+    out = fn(np.ones((3, 1)), A=np.ones((2, 3)), x=np.ones((3, 1)))
+    assert out.shape == (3, 1) and not out.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_kept(dtype):
+    rng = np.random.default_rng(0)
+    W, X = rng.normal(size=(3, 5)).astype(dtype), rng.normal(size=(5, 7)).astype(dtype)
+    Y = np.zeros((3, 7), dtype=np.int8)
+    Y[rng.integers(0, 3, 7), np.arange(7)] = 1
+    value, grad = matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})(W=W, X=X, Y=Y)
+    hv = matcalc.hvp(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"})(W, W=W, X=X, Y=Y)
+    assert (np.asarray(value).dtype, grad.dtype, hv.dtype) == (dtype, dtype, dtype)
+
+
+# -- structure: applied, never built ----------------------------------------------------------
+
+
+def _commutation(m, n):
+    K = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            K[i * n + j, j * m + i] = 1
+    return K
+
+
+def _dense(e, env):
+    """A dense NumPy value of e, by the textbook definitions (the reference for the emitter)."""
+    if isinstance(e, E.Var):
+        return env[e.name]
+    if isinstance(e, E.Identity):
+        return np.eye(int(e.rows))
+    if isinstance(e, E.Ones):
+        return np.ones((int(e.rows), int(e.cols)))
+    if isinstance(e, E.Commutation):
+        return _commutation(int(e.args[0]), int(e.args[1]))
+    if isinstance(e, E.Transpose):
+        return _dense(e.args[0], env).T
+    if isinstance(e, E.Diag):
+        return np.diagflat(_dense(e.arg, env))
+    if isinstance(e, E.Vec):
+        return _dense(e.arg, env).reshape(-1, 1, order="F")
+    if isinstance(e, E.Kron):
+        return np.kron(_dense(e.args[0], env), _dense(e.args[1], env))
+    if isinstance(e, E.Add):
+        return sum(_dense(t, env) for t in e.args)
+    if isinstance(e, E.Const):
+        return float(e.value)
+    if isinstance(e, E.MatMul):
+        out = _dense(e.args[0], env)
+        for f in e.args[1:]:
+            out = out @ _dense(f, env)
+        return out
+    raise TypeError(type(e).__name__)
+
+
+A, B, M, N = E.var("A", 3, 4), E.var("B", 2, 5), E.var("M", 20, 3), E.var("N", 3, 10)
+S, V, X, v = E.var("S", 4, 3), E.var("V", 12, 2), E.var("X", 4, 9), E.var("v", 9)
+C = E.var("C", 3, 5)
+F, G, K, T, I3 = E.var("F", 2, 4), E.var("G", 4, 5), E.var("K", 3, 4), E.var("T", 3, 4), E.Identity(3)
+# (chain, a name the source must not contain)
+CHAINS = [
+    (E.matmul(E.kron(A, B), M), "_kron("),
+    (E.matmul(N, E.kron(E.transpose(C), B)), "_kron("),
+    (E.matmul(E.transpose(E.kron(A, B)), E.var("P", 6, 2)), "_kron("),
+    (E.matmul(E.kron(E.Identity(4), E.Ones(3, 3)), V), "_kron("),
+    (E.matmul(E.kron(A, E.Identity(3)), V), "_kron("),
+    (E.matmul(E.Commutation(4, 3), V), "_commutation("),
+    (E.matmul(E.transpose(V), E.Commutation(3, 4)), "_commutation("),
+    (E.matmul(E.diag(E.vec(S)), V), "_diagflat"),
+    (E.matmul(E.transpose(V), E.diag(E.vec(S))), "_diagflat"),
+    (E.matmul(X, E.diag(v), E.transpose(X)), "_diagflat"),
+    (E.matmul(E.transpose(V), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(S)), V), "_kron("),
+    # the sandwiches of softmax Hessians: kron(A, I) diag(vec S) [kron(I, 1) diag(vec T)] kron(B, I)
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(G, I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.transpose(F), I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(T)),
+              E.kron(G, I3)), "_kron("),
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)), E.diag(E.vec(K)),
+              E.transpose(E.kron(F, I3))), "_kron("),
+    (E.matmul(E.kron(I3, F), E.diag(E.vec(E.var("R", 4, 3))), E.kron(I3, G)), "_kron("),
+    (E.matmul(E.kron(I3, F), E.diag(E.var("r", 12)), E.kron(I3, E.transpose(F))), "_kron("),
+    # a transposed sum holding structure, distributed
+    (E.matmul(E.kron(F, I3), E.diag(E.vec(K)),
+              E.transpose(E.add(E.kron(F, I3), E.matmul(E.kron(F, I3), E.diag(E.vec(K)), E.kron(E.Identity(4), E.Ones(3, 3)))))),
+     "_kron("),
+]
+
+
+@pytest.mark.parametrize("chain,absent", CHAINS)
+def test_structured_chain_matches_dense(chain, absent):
+    rng = np.random.default_rng(0)
+    variables = sorted(E.free_vars(chain), key=lambda u: u.name)
+    env = {u.name: rng.normal(size=(int(u.rows), int(u.cols))) for u in variables}
+    fn = compile_expr(chain, variables)
+    assert absent not in fn.source
+    assert np.allclose(fn(**env), _dense(chain, env), rtol=1e-12, atol=1e-12)
+
+
+def test_xdxt_is_symmetric_and_blocked():
+    """X diag(v) X' over many samples: exactly symmetric, and the same through NumPy's blocked path."""
+    rng = np.random.default_rng(0)
+    Xv, vv = rng.normal(size=(3, 70000)), rng.normal(size=(70000, 1))
+    Xb, vb = E.var("X", 3, 70000), E.var("v", 70000)
+    fn = compile_expr(E.matmul(Xb, E.diag(vb), E.transpose(Xb)), [Xb, vb])
+    H = fn(X=Xv, v=vv)
+    assert np.array_equal(H, H.T)
+    assert np.allclose(H, (Xv * vv.T) @ Xv.T, rtol=1e-10)
+
+
+def test_logistic_hessian_never_forms_n_by_n():
+    src = matcalc.hessian(LOGISTIC, "w", shapes={"X": ("p", "n")}).to_numpy().source
+    assert "_xdxt(xp, X," in src and "_diagflat" not in src
+
+
+# -- standalone source ---------------------------------------------------------------------------
+
+
+# (builder, function name in the source, arguments as Python source, the same arguments here)
+STANDALONE = [
+    (lambda: matcalc.value_and_grad(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}), "value_and_grad",
+     "W=W, X=X, Y=Y"),
+    (lambda: matcalc.hvp(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}), "hvp", "W, W=W, X=X, Y=Y"),
+    (lambda: matcalc.hessian(SOFTMAX_CE, "W", shapes=SM_SHAPES, assume={"Y": "onehot"}).to_numpy(), "derivative",
+     "W=W, X=X, Y=Y"),
+    (lambda: matcalc.hessian("sum(softplus(-X'*W))", "W", shapes={"W": ("p", "k")}).to_numpy(), "derivative",
+     "W=W[:1].T, X=X"),
+]
+
+
+@pytest.mark.parametrize("build,name,call", STANDALONE)
+def test_source_runs_with_only_numpy(tmp_path, build, name, call):
+    """The exported file runs in a fresh interpreter where matcalc, array-api-compat and SciPy do not import."""
+    fn = build()
+    path = tmp_path / "compiled.py"
+    path.write_text(fn.source)
+    setup = textwrap.dedent("""
+        import numpy as np
+        rng = np.random.default_rng(0)
+        W, X = rng.normal(size=(3, 4)), rng.normal(size=(4, 6))
+        Y = np.eye(3)[:, [0, 1, 2, 0, 1, 1]]
+    """)
+    script = textwrap.dedent(f"""
+        import sys
+        for blocked in ("matcalc", "array_api_compat", "scipy"):
+            sys.modules[blocked] = None
+        exec(open({str(path)!r}).read())
+    """) + setup + textwrap.dedent(f"""
+        out = {name}({call})
+        parts = out if isinstance(out, tuple) else (out,)
+        print(*np.concatenate([np.ravel(o) for o in parts]).tolist())
+    """)
+    out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    env: dict = {}
+    exec(setup, env)  # the same arrays here
+    ref = eval(f"fn({call})", {"fn": fn, **env})  # the test's own call text, not user input
+    ref = np.concatenate([np.ravel(r) for r in (ref if isinstance(ref, tuple) else (ref,))])
+    assert np.allclose([float(t) for t in out.stdout.split()], ref, rtol=1e-12, atol=1e-14)
+
+
+def test_source_carries_only_the_helpers_it_uses():
+    src = matcalc.derive(LOGISTIC, "w", shapes={"X": ("p", "n")}).to_numpy().source
+    assert "def _sigmoid" in src
+    for unused in ("_softmax", "_logsumexp", "_commutation", "_kron", "_xdxt"):
+        assert f"def {unused}" not in src
