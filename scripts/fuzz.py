@@ -55,7 +55,7 @@ LATEX = ["\\frac{", "}{", "}", "{", "^\\top", "^T", "^{-1}", "\\|", "\\|_F^2", "
          "x", "A", "X", "2", "_{ij}", "\\exp", "\\sqrt{", "\\nabla_W", "\\partial", " ", "^2", "\\mathrm{d}", "I"]
 SHAPES = [None, {"x": ("n",)}, {"A": ("n", "m")}, {"X": "n x n"}, {"x": "3"}, {"A": (2, 3)},
           {"x": ("1" * 30,)}, {"x": "n x"}, {"lam": ()}, {"W": ("k", "p")}, {"x": 3.5}, {"": "n"},
-          {"x": ("n", "m", "p")}, {"X": (1000, 1000)}, {"x": (0,)}]
+          {"x": ("n", "m", "p")}, {"X": (500, 500)}, {"X": (1000, 1000)}, {"x": (0,)}]
 ASSUME = [None, None, {"A": "symmetric"}, {"S": "spd"}, {"x": "positive"}, {"Y": "onehot"},
           {"A": "hermitian"}, {"X": ["spd", "symmetric"]}, {"q": "spd"}, {"A": 5}, {"X": "invertible"}]
 CLI_WORDS = ["derive", "hessian", "check", "explain", "steps", "--wrt", "--expr", "--claimed", "--layout",

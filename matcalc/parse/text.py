@@ -40,7 +40,7 @@ SCALAR_NAMES = {
 # matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
 # fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
 SOFT_SCALARS = set("abcdefg")
-MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
+MAX_SIZE = 500  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
