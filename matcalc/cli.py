@@ -275,10 +275,11 @@ def cmd_train(args) -> int:
     """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
     from .train import runner
 
-    options = dict(loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
-                   lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol, standardize=args.standardize)
-    if args.batch_size is not None:  # only when given: batch_size=None asks for full-batch descent
-        options["batch_size"] = None if args.batch_size == FULL_BATCH else args.batch_size
+    options = dict(solver=args.solver, loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha,
+                   epochs=args.epochs, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol,
+                   standardize=args.standardize)
+    if args.batch_size is not None:  # only when given; FULL_BATCH ("full") asks the runner for full-batch descent
+        options["batch_size"] = args.batch_size
     result = runner.train_file(args.data, target=args.target, model=args.model, test_size=args.test_size,
                                seed=args.seed, out=args.out, **options)
     print(result.summary())
@@ -296,19 +297,24 @@ def _add_train_command(sub) -> None:
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
     p.add_argument("--alpha", type=float, help="elastic-net mixing: alpha*L1 + (1 - alpha)*L2")
-    p.add_argument("--epochs", type=int, help="passes over the training data (at most)")
+    p.add_argument("--solver", choices=("lbfgs", "newton-cg", "sgd"),
+                   help="lbfgs (default), newton-cg, or sgd (implied by --batch-size, --lr, --momentum)")
+    p.add_argument("--epochs", "--max-iter", dest="epochs", type=int,
+                   help="solver iterations at most (epochs for sgd)")
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
-                   help="minibatch size, or 'full' for full-batch gradient descent")
+                   help="SGD minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--lr-schedule", choices=("constant", "invscaling"),
                    help="constant, or invscaling: the step size decays as lr / (1 + step/100)^power_t")
     p.add_argument("--momentum", type=float, help="momentum of the SGD steps, in [0, 1)")
-    p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
+    p.add_argument("--tol", type=float, help="stopping tolerance: largest gradient entry (lbfgs, newton-cg), "
+                                             "relative improvement (sgd)")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the shuffling (default 0)")
-    p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
+    p.add_argument("--out", metavar="DIR", help="save model.npz (the model, written atomically), model.json and "
+                                                "loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
 
@@ -405,6 +411,29 @@ def _register_check_commands(sub) -> None:
 
 
 EXTRA_COMMANDS.append(_register_check_commands)
+
+
+# -- serve (matcalc.web) -------------------------------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    """Serve the web page and JSON API on a local address (needs: pip install "matcalc[web]")."""
+    from .web import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers, timeout=args.timeout)
+    return 0
+
+
+def _add_serve_command(sub) -> None:
+    p = sub.add_parser("serve", help=cmd_serve.__doc__, description=cmd_serve.__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 serves a class)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 4)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds a request may run before it is stopped (default 10)")
+    p.set_defaults(func=cmd_serve)
+
+
+EXTRA_COMMANDS.append(_add_serve_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

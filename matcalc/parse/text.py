@@ -30,7 +30,7 @@ FUNCTION_ARITY = {
     **{f: 1 for f in ELEMENTWISE},
     **{f: 1 for f in TO_SCALAR},
     "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
-    "kron": 2, "vec": 1, "commutation": 2, "ones": 2,
+    "kron": 2, "vec": 1, "commutation": 2, "ones": 2, "unvec": 3,
 }
 SIZED = ("eye", "commutation", "ones")  # functions whose arguments are sizes, not expressions
 SCALAR_NAMES = {
@@ -417,6 +417,13 @@ class _Inferrer:
             if f == "ones":
                 return (ds[0], ds[1])
             return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
+        if f == "unvec":  # unvec(v, r, c): the r x c matrix whose vec is the column v
+            t = self.infer(args[0])
+            r, c = self._dim_arg(n, args[1]), self._dim_arg(n, args[2])
+            self.unify(t[1], _one(), n, "unvec of a non-column", (args[0], t))
+            self.unify(t[0], _prod(r, c), n, f"unvec to {args[1].src(self.text).strip()}x{args[2].src(self.text).strip()}",
+                       (args[0], t))
+            return (r, c)
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -500,10 +507,13 @@ def _names(tree: Node) -> list:
         if n.kind == "name":
             if n.value not in out:
                 out.append(n.value)
-        elif n.kind == "call" and n.value in SIZED:
-            for a in n.args:
+        elif n.kind == "call" and n.value in SIZED + ("unvec",):
+            sizes = n.args[1:] if n.value == "unvec" else n.args  # unvec(v, r, c): r and c are sizes
+            for a in sizes:
                 if a.kind == "name":
                     dims.add(a.value)
+            if n.value == "unvec":
+                stack.append(n.args[0])
             continue
         stack.extend(reversed(n.args))
     return out, dims
@@ -890,6 +900,9 @@ class _Builder:
             if f == "ones":
                 return E.const(1) if ds == [1, 1] else E.Ones(*ds)
             return E.commutation(*ds)
+        if f == "unvec":
+            ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args[1:]]
+            return E.unvec(self.build(n.args[0]), *ds)
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:
