@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from .. import expr as E
 from ..budget import guarded
+from ..errors import TooLargeError
 from ..api import MatcalcError, check_layout, derive
 from ..emit.text import to_text
 from ..evaluate import TOLERANCE, TRIALS, Points, compare, looks_latex, numpy_spelling, shape_symbols, substitute
@@ -144,6 +146,7 @@ class _Steps:
         self.counter = 0
         self.lineno = 0
         self.fresh: dict = {}  # expression -> the sizes its line left to context (vector(1) alone)
+        self.dropped: dict = {}  # expression -> the restricted-domain terms its text lost (Parsed.dropped)
 
     # reading -------------------------------------------------------------------------
     def fail(self, msg: str, cls=ParseError):
@@ -236,6 +239,8 @@ class _Steps:
                 self.vars[name] = w
                 mapping[v] = w
         out = substitute(p.expr, mapping)
+        if p.dropped:  # terms the text writes but the expression lost (0*log(-s)): their domain still counts
+            self.dropped[out] = [substitute(w, mapping) for w in p.dropped]
         if not first:
             given = {str(s) for e in list(self.vars.values()) + list(placeholders.values())
                      for d in e.shape for s in d.free_symbols} | set(p.variables)
@@ -387,6 +392,11 @@ class _Steps:
         nv, ov = pts.values(new), pts.values(old)
         cmp = compare(nv, ov, self.tol, pts)
         checked = f"numerically checked at {len(pts)} shapes"
+        for w in self.dropped.get(new, ()):
+            bad = [k for k, v in enumerate(pts.values(w)) if v is None or not np.all(np.isfinite(v))]
+            if bad:
+                return (False, checked, undefined_message(pts, bad[0], f"its term {to_text(w)}", "the step before is"),
+                        "wrong", None)
         if cmp.equal:
             return (True, "proved" if proof else checked, proof or "", None, None)
         if cmp.undefined:
@@ -430,6 +440,10 @@ def _value_text(v) -> str | None:
     return None if v is None else "an index-notation formula"
 
 
+MAX_LINES = 200  # lines of steps (blank lines and comments do not count)
+MAX_TEXT = 1_000_000  # characters of a whole derivation
+
+
 @guarded
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
                 *, seed: int = 0, tol: float = TOLERANCE) -> StepsReport:
@@ -468,7 +482,21 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
     >>> check_steps(["J = x'*A*x", "d/dx J = 2*A*x"]).line
     2
     """
+    if isinstance(lines, str):
+        if len(lines) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is {len(lines)} characters long; the limit is {MAX_TEXT}")
+    else:
+        try:
+            lines = list(itertools.islice(lines, MAX_TEXT // 8 + 1))
+        except TypeError:
+            raise MatcalcError(f"lines is a string or a list of strings, got {type(lines).__name__}") from None
+        if len(lines) > MAX_TEXT // 8:
+            raise TooLargeError(f"the derivation has more than {MAX_TEXT // 8} lines; the limit is {MAX_TEXT // 8}")
+        if sum(len(x) for x in lines if isinstance(x, str)) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is longer than {MAX_TEXT} characters; the limit is {MAX_TEXT}")
     rows = split_rows(lines)
+    if len(rows) > MAX_LINES:
+        raise TooLargeError(f"the derivation has more than {MAX_LINES} lines of steps; the limit is {MAX_LINES}")
     st = _Steps(wrt, shapes, assume, layout, seed, tol)
     steps: list = []
     prev = None  # (kind, value)

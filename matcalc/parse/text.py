@@ -40,7 +40,7 @@ SCALAR_NAMES = {
 # matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
 # fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
 SOFT_SCALARS = set("abcdefg")
-MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
+MAX_SIZE = 500  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
@@ -234,17 +234,17 @@ def normalize_assume(assume) -> dict:
     """{name: frozenset of assumptions} from {name: "symmetric"} or {name: ["spd", ...]}; checks the names."""
     out: dict = {}
     if assume is not None and not isinstance(assume, dict):
-        raise ValueError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
+        raise MatcalcError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
     for name, a in (assume or {}).items():
         if not isinstance(a, (str, list, tuple, set, frozenset)) or not all(isinstance(x, str) for x in ([a] if isinstance(a, str) else a)):
-            raise ValueError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
+            raise MatcalcError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
         items = [a] if isinstance(a, str) else list(a)
         flat = []
         for it in items:
             flat.extend(x.strip() for x in it.split(",") if x.strip())
         for x in flat:
             if x not in E.ASSUMPTIONS or x == "dimension":
-                raise ValueError(
+                raise MatcalcError(
                     f"unknown assumption {x!r} for {name}; known: symmetric, spd, positive, invertible, onehot"
                 )
         s = set(flat)
@@ -831,7 +831,8 @@ class _Builder:
         try:
             return self.restrict(E.power(b, E.const(-1)))
         except E.ShapeError:
-            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+            src = a.src(self.text).strip()
+            raise self.fail(a, "division by zero" if a.kind == "number" else f"division by zero: {src} is 0") from None
 
     def _build(self, n: Node) -> E.Expr:
         k = n.kind

@@ -319,9 +319,14 @@ def load_dataset(path=None, target: Optional[str] = None) -> Dataset:
         raise DataError(f"no such file: {path}")
     try:
         return reader(path, target)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {path.name}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot read {path}: it is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                        f"{e.start})") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     except ValueError as e:
         if isinstance(e, DataError):
             raise
-        raise DataError(f"cannot read {path.name}: {e}") from None
+        what = "not a NumPy array file (or one holding Python objects, which matcalc does not load)" \
+            if path.suffix.lower() in (".npy", ".npz") else str(e)
+        raise DataError(f"cannot read {path}: {what}") from None

@@ -33,6 +33,8 @@ minimises ``mean(loss) + lam * ||w||^2``, scikit-learn
 
 from __future__ import annotations
 
+from ..errors import MatcalcError
+
 import sys
 from typing import Callable, Optional
 
@@ -490,7 +492,7 @@ class MulticlassSVM(_LinearClassifier):
 
     def _loss_name(self) -> str:
         if self.loss not in self.LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(map(repr, self.LOSSES))}, got {self.loss!r}")
+            raise MatcalcError(f"loss must be one of {', '.join(map(repr, self.LOSSES))}, got {self.loss!r}")
         return self.loss
 
 

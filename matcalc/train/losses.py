@@ -30,6 +30,8 @@ exactly 0 gets the subgradient 0, a valid choice from ``[-lam, lam]``.
 
 from __future__ import annotations
 
+from ..errors import MatcalcError
+
 import re
 from dataclasses import dataclass, field
 
@@ -134,7 +136,7 @@ def regularizer(name: str, weight: str = "W", weight_shape: tuple = ("k", "p")) 
     lam*norm1(M.*w)
     """
     if name not in REGULARIZERS:
-        raise ValueError(f"reg must be one of {', '.join(map(repr, REGULARIZERS))}, got {name!r}")
+        raise MatcalcError(f"reg must be one of {', '.join(map(repr, REGULARIZERS))}, got {name!r}")
     text = REGULARIZERS[name]
     if text is None:
         return None
@@ -277,7 +279,7 @@ class Objective:
 
     def __init__(self, loss: str, reg: str = "none", lam: float = 0.0, alpha: float = 0.5):
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+            raise MatcalcError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
         self.loss_formula = LOSSES[loss]
         f = self.loss_formula
         self.wrt = f.wrt
@@ -286,9 +288,9 @@ class Objective:
         self.lam = float(lam)
         self.alpha = float(alpha)
         if not self.lam >= 0:
-            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+            raise MatcalcError(f"lam must be a number >= 0, got {lam!r}")
         if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
+            raise MatcalcError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
         self.loss = compiled(f)
         self.reg = compiled(self.reg_formula) if self.reg_formula is not None else None
         self._reg_args = {"lam": self.lam}

@@ -6,8 +6,6 @@ for ``slice(None)``) and an objective callable ``objective(w)`` over the whole
 training set, as autograd's ``misc/optimizers.py`` does.
 
 >>> import numpy as np
-
-from ..errors import MatcalcError
 >>> target = np.array([1.0, -2.0])
 >>> grad = lambda w, idx: 2 * (w - target)          # gradient of ||w - target||^2
 >>> loss = lambda w: float(np.sum((w - target) ** 2))
@@ -52,7 +50,7 @@ def learning_rate(lr: float, schedule: str, step: int, power_t: float) -> float:
         return lr
     if schedule == "invscaling":
         return lr / (1 + step / DECAY_STEPS) ** power_t
-    raise ValueError(f"lr_schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
+    raise MatcalcError(f"lr_schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
 
 
 def _diverged(first: float, loss: float) -> bool:
@@ -103,19 +101,19 @@ def sgd(
     """
     learning_rate(lr, lr_schedule, 0, power_t)  # validates the schedule
     if not (np.isfinite(lr) and lr > 0):  # lr <= 0 would climb the loss instead of descending it
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+        raise MatcalcError(f"lr must be a number > 0, got {lr!r}")
     if not (np.isfinite(power_t) and power_t >= 0):
-        raise ValueError(f"power_t must be a number >= 0, got {power_t!r}")
+        raise MatcalcError(f"power_t must be a number >= 0, got {power_t!r}")
     if epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+        raise MatcalcError(f"epochs must be an integer >= 1, got {epochs!r}")
     if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}")
+        raise MatcalcError(f"batch_size must be None (full batch) or an integer >= 1, got {batch_size!r}")
     if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        raise MatcalcError(f"momentum must be a number in [0, 1), got {momentum!r}")
     if tol is not None and not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be None (never stop early) or a number >= 0, got {tol!r}")
+        raise MatcalcError(f"tol must be None (never stop early) or a number >= 0, got {tol!r}")
     if n_iter_no_change < 1:
-        raise ValueError(f"n_iter_no_change must be an integer >= 1, got {n_iter_no_change!r}")
+        raise MatcalcError(f"n_iter_no_change must be an integer >= 1, got {n_iter_no_change!r}")
     rng = np.random.default_rng(0) if rng is None else rng
     full = batch_size is None or batch_size >= n_samples
     w = np.array(w0, copy=True)

@@ -17,6 +17,8 @@ ValueError: max_iter must be an integer >= 1, got 0
 
 from __future__ import annotations
 
+from ..errors import MatcalcError
+
 import inspect
 import numbers
 
@@ -102,7 +104,7 @@ class Params:
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in names:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; its parameters are: "
+                raise MatcalcError(f"{type(self).__name__} has no parameter {name!r}; its parameters are: "
                                  f"{', '.join(names)}")
             if sub:
                 getattr(self, name).set_params(**{sub: value})
@@ -115,7 +117,7 @@ class Params:
         for name, value in self.get_params(deep=False).items():
             rule = PARAMETER_RULES.get(name)
             if rule is not None and not rule[0](value):
-                raise ValueError(f"{name} must be {rule[1]}, got {value!r}")
+                raise MatcalcError(f"{name} must be {rule[1]}, got {value!r}")
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
