@@ -6,6 +6,8 @@ import itertools
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import expr as E
 from ..budget import guarded
 from ..errors import TooLargeError

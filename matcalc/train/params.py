@@ -12,7 +12,7 @@ is checked at ``fit`` against :data:`PARAMETER_RULES`, with a one-line
 >>> Toy(max_iter=0)._validate_params()
 Traceback (most recent call last):
 ...
-ValueError: max_iter must be an integer >= 1, got 0
+matcalc.errors.MatcalcError: max_iter must be an integer >= 1, got 0
 """
 
 from __future__ import annotations
