@@ -136,6 +136,9 @@ ANSWERS = [
      lambda: (str(matcalc.derive("alpha*(x - x)", "alpha")), matcalc.derive("alpha*(x - x)", "alpha").shape),
      ("0*ones(1, n)", (1, "n"))),
     ("check_steps from an iterator", lambda: matcalc.check_steps(iter(["x'*x", "= 2*x'*x/2"])).ok, True),
+    # found by the long fuzz on the merged code: step of a number reached the compiled helper as a float
+    ("step of a constant compiles", lambda: matcalc.check("(alpha + step(0)')", "alpha", claimed="1").correct, True),
+    ("step of a constant verifies", lambda: matcalc.derive("alpha*step(0.5)", "alpha").verify().ok, True),
 ]
 
 

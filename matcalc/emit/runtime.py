@@ -177,6 +177,8 @@ def _sigmoid(xp, z):
 
 _helper('''
 def _step(xp, z):
+    if not hasattr(z, "dtype"):  # a number (step of a constant)
+        return float(z > 0)
     return xp.astype(z > 0, z.dtype)
 ''')
 
