@@ -20,6 +20,7 @@ from .verify import Report, VerificationError
 from .train import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
 from .check import Step, StepsReport, Verdict, check, check_steps
 from .explain import Explanation, explain
+from . import display as _display  # noqa: F401  (compact reprs and notebook views of the results)
 
 __version__ = "0.1.0"
 

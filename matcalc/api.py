@@ -1,6 +1,6 @@
 """The public API: ``derive``, ``jacobian``, ``hessian`` and their result.
 
-Layouts follow ``CONVENTIONS.md``: in denominator layout (the default) a
+Layouts follow ``docs/conventions.md``: in denominator layout (the default) a
 gradient has the shape of the variable and a Jacobian of y (m) by x (n) is
 n x m; numerator layout is the transpose of each.  Matrix-by-matrix results
 are vec-Jacobians ``d vec(Y) / d vec(X)'`` (column-major vec), in Kronecker form.
@@ -20,7 +20,7 @@ from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr, compile_exprs
 from .emit.text import to_text
 from .functions import FUNCTIONS
-from .parse import Parsed, parse
+from .parse import Parsed, parse, parse_latex
 from .simplify import prepare, simplify
 
 LAYOUTS = ("denominator", "numerator")
@@ -35,14 +35,25 @@ def check_layout(layout: str) -> str:
     return layout
 
 
+def looks_latex(text: str) -> bool:
+    r"""Text is read as LaTeX when it has a backslash or a braced super/subscript.
+
+    >>> looks_latex(r"x^\top A x"), looks_latex("x'*A*x")
+    (True, False)
+    """
+    return "\\" in text or "^{" in text or "_{" in text
+
+
 def parse_input(expr, shapes, assume) -> Parsed:
-    """Text, a SymPy matrix expression or a matcalc expression, with its variables and shapes."""
+    """Text (matcalc syntax or LaTeX), a SymPy matrix expression or a matcalc expression, with its variables and shapes."""
     if isinstance(expr, Parsed):
         return expr
     if isinstance(expr, E.Expr):
         variables = {v.name: v for v in E.free_vars(expr)}
         return Parsed(expr, variables, to_text(expr))
     if isinstance(expr, str):
+        if looks_latex(expr):
+            return parse_latex(expr, shapes=shapes, assume=assume)
         return parse(expr, shapes=shapes, assume=assume)
     from .sympy_bridge import from_sympy
 
@@ -342,7 +353,7 @@ def derive(
     den, num = _first_order(f, v, set(p.variables))
     kind = _kind(f, v)
     res, other = (den, num) if layout == "denominator" else (num, den)
-    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, _notes(f, v, kind), p.text, f)
+    return Derivative(f, v, layout, res, other, dict(p.variables), kind, 1, p.notes + _notes(f, v, kind), p.text, f)
 
 
 @_guard
@@ -380,7 +391,8 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     H = gnum
     Ht = gden
     res, other = (H, Ht) if layout == "denominator" else (Ht, H)
-    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, _notes(f, v, "hessian"), p.text, g)
+    return Derivative(f, v, layout, res, other, dict(p.variables), "hessian", 2, p.notes + _notes(f, v, "hessian"),
+                      p.text, g)
 
 
 def _scalar_function(p: Parsed, what: str) -> E.Expr:
@@ -447,14 +459,20 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     v = _wrt_var(p, wrt)
     f = _scalar_function(p, "hvp")
     taken = set(p.variables)
-    g, _ = _first_order(f, v, taken)
+    # as for the Hessian: every entry of wrt independent (a symmetric X is perturbed off the symmetric
+    # matrices too); what holds at the point simplifies the result only
+    free = _independent(v)
+    g, _ = _raw_first_order(E.substitute(f, {v: free}), free, taken)
     V = E.var(_fresh("direction", taken), v.rows, v.cols)
     inner = E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V))
     try:
-        hv, _ = _first_order(inner, v, taken | {V.name})
+        hv, _ = _raw_first_order(inner, free, taken | {V.name})
+        hv = _assuming(v, free)(hv)
     except VariableAbsentError:  # f is linear in wrt
         hv = E.zeros(v.shape)
     variables = list(p.variables.values())
     fn = compile_exprs([hv], variables, fname="hvp", positional=(V,))
-    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, v, variables, **kw)
+    # the check perturbs wrt in every direction: against the gradient with every entry independent
+    free_vars = [free if u is v else u for u in variables]
+    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, free, free_vars, **kw)
     return fn

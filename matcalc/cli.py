@@ -1,7 +1,12 @@
 """The command line: one function per command, each only calls the public API.
 
-    matcalc derive "x'*A*x" --wrt x [--layout numerator] [--shape A=n,n] [--assume A=symmetric]
+    matcalc derive "x'*A*x" --wrt x [--layout numerator|denominator|both] [--shape A=n,n] [--assume A=symmetric]
     matcalc hessian "x'*A*x" --wrt x
+    matcalc check "tr(W'*W)" --wrt W --claimed "2*W"
+    matcalc explain "normF(W)^2" --wrt W --format json
+
+An expression is text or LaTeX; ``-`` reads it from stdin and ``--file PATH`` from a file.
+``--format json`` prints :mod:`matcalc.serialize`'s dicts.
 """
 
 from __future__ import annotations
@@ -10,13 +15,19 @@ import argparse
 import json
 import sys
 
-from . import api
+from . import __version__, api, serialize
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError
 from .verify import DomainError, VerificationError
 
 USER_ERRORS = (ParseError, ShapeMismatchError, UnknownNameError, api.MatcalcError, UnsupportedError,
                DomainError, ValueError)
+
+FORMAT_HELP = {
+    "text": "text: the result, its LaTeX, the shapes used, notes and the verification report",
+    "latex": "latex: LaTeX only",
+    "json": "json: one JSON object (shapes as lists, checks as objects, entry indices 1-based)",
+}
 
 
 def _pairs(items, what) -> dict:
@@ -31,16 +42,38 @@ def _pairs(items, what) -> dict:
     return out
 
 
-def _emit(d: api.Derivative, fmt: str, report) -> str:
-    if fmt == "latex":
-        return d.latex(equation=True)
-    if fmt == "json":
-        out = d.to_dict()
-        if report is not None:
-            out["verification"] = report.to_dict()
-        return json.dumps(out, indent=2)
+def _read(path: str) -> str:
+    """The text of a file, or of stdin for ``-``: lines joined by spaces, ``#`` comment lines left out."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+    except OSError as e:
+        raise api.MatcalcError(f"cannot read {path}: {e.strerror}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise api.MatcalcError(f"{'stdin' if path == '-' else path} holds no expression")
+    return " ".join(lines)
+
+
+def _expression(args) -> str:
+    """EXPR from the command line, ``-`` (stdin) or --file; exactly one of them."""
+    given = [x for x in (getattr(args, "expr", None), getattr(args, "expr_option", None)) if x is not None]
+    if args.file is not None:
+        given.append(_read(args.file))
+    if len(given) != 1:
+        raise api.MatcalcError("give the expression once: as EXPR, '-' for stdin, or --file PATH"
+                               if given else "no expression: give EXPR, '-' for stdin, or --file PATH")
+    text = given[0]
+    return _read("-") if text.strip() == "-" else text
+
+
+def _text_report(d: api.Derivative, report) -> list:
     lines = [
-        f"{d.kind} of {d.function} with respect to {d.wrt.name}, {d.layout} layout, shape {'x'.join(map(str, d.shape)) or 'scalar'}:",
+        f"{d.kind} of {d.function} with respect to {d.wrt.name}, {d.layout} layout, "
+        f"shape {'x'.join(map(str, d.shape)) or 'scalar'}:",
         f"  {d}",
         f"  LaTeX: {d.latex()}",
         f"  shapes: {d.shapes_note()}",
@@ -48,47 +81,92 @@ def _emit(d: api.Derivative, fmt: str, report) -> str:
     lines += [f"  note: {n}" for n in d.notes]
     if report is not None:
         lines.append(str(report))
+    return lines
+
+
+def _emit(d: api.Derivative, fmt: str, report, both: bool = False) -> str:
+    if fmt == "json":
+        out = serialize.both_layouts_to_dict(d, report) if both else serialize.derivative_to_dict(d, report)
+        return json.dumps(out, indent=2)
+    if not both:
+        return d.latex(equation=True) if fmt == "latex" else "\n".join(_text_report(d, report))
+    views = [d.in_layout("denominator"), d.in_layout("numerator")]
+    if fmt == "latex":
+        return "\n".join(rf"{v.latex(equation=True)} \quad \text{{({v.layout} layout)}}" for v in views)
+    shapes = ", ".join(f"{'x'.join(map(str, v.shape)) or 'scalar'} ({v.layout})" for v in views)
+    lines = [f"{d.kind} of {d.function} with respect to {d.wrt.name}, both layouts, shape {shapes}:"]
+    lines += [f"  {v.layout + ':':13s}{v}" for v in views]
+    lines += [f"  LaTeX ({v.layout}): {v.latex()}" for v in views]
+    lines.append(f"  shapes: {d.shapes_note()}")
+    lines += [f"  note: {n}" for n in d.notes]
+    if report is not None:
+        lines.append(str(report))
     return "\n".join(lines)
 
 
 def cmd_derive(args) -> int:
-    """Differentiate EXPR with respect to --wrt and verify the result numerically."""
+    """Differentiate EXPR (text or LaTeX) with respect to --wrt and verify the result numerically."""
     fn = api.hessian if args.command == "hessian" else api.derive
-    d = fn(args.expr, wrt=args.wrt, layout=args.layout, shapes=_pairs(args.shape, "shape"),
-           assume=_pairs(args.assume, "assume"))
+    both = args.layout == "both"
+    d = fn(_expression(args), wrt=args.wrt, layout="denominator" if both else args.layout,
+           shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"))
     report = None if args.no_verify else d.verify()
-    print(_emit(d, args.format, report))
+    print(_emit(d, args.format, report, both))
     return 0
 
 
 def _add_shape_options(p):
-    p.add_argument("--shape", action="append", metavar="NAME=n,m", help="declare a shape (repeatable); NAME=scalar for a scalar")
+    p.add_argument("--shape", action="append", metavar="NAME=n,m",
+                   help="declare a shape (repeatable): NAME=n,m for a matrix, NAME=n for a column vector, "
+                        "NAME=scalar for a scalar; undeclared names follow their case (see docs/conventions.md)")
     p.add_argument("--assume", action="append", metavar="NAME=symmetric",
-                   help="symmetric, spd, positive, invertible or onehot (repeatable)")
+                   help="symmetric, spd, positive, invertible or onehot (repeatable; NAME=spd,positive for several)")
 
 
-def _command(sub, name, fn, formats, layout="denominator", doc=None):
+def _add_input_options(p, what: str):
+    p.add_argument("--file", "-f", metavar="PATH",
+                   help=f"read {what} from PATH ('-' for stdin) instead of the command line")
+
+
+def _command(sub, name, fn, formats, layout="denominator", doc=None, layouts=api.LAYOUTS):
     """A subcommand whose help is ``doc`` or ``fn``'s docstring, with --layout, --shape, --assume and --format."""
     doc = doc or fn.__doc__
     p = sub.add_parser(name, help=doc, description=doc)
-    p.add_argument("--layout", choices=api.LAYOUTS, default=layout,
-                   help="the layout asked for" + (" (default: either)" if layout is None else ""))
+    p.add_argument("--layout", choices=layouts, default=layout,
+                   help="denominator (a gradient has the shape of the variable) or numerator (its transpose)"
+                        + ("; both prints the two, each labelled" if "both" in layouts else "")
+                        + (" (default: either is accepted, and the verdict says which)" if layout is None
+                           else f" (default: {layout})"))
     _add_shape_options(p)
-    p.add_argument("--format", choices=formats, default=formats[0])
+    p.add_argument("--format", choices=formats, default=formats[0],
+                   help="; ".join(FORMAT_HELP[f] for f in formats) + f" (default: {formats[0]})")
     p.set_defaults(func=fn)
     return p
 
 
 def _add_derive_command(sub, name, doc):
-    p = _command(sub, name, cmd_derive, ("text", "latex", "json"), doc=doc)
-    p.add_argument("expr", help="the function, e.g. \"x'*A*x\"")
-    p.add_argument("--wrt", required=True, help="the variable")
+    p = _command(sub, name, cmd_derive, ("text", "latex", "json"), doc=doc, layouts=api.LAYOUTS + ("both",))
+    p.add_argument("expr", nargs="?", help="the function, e.g. \"x'*A*x\" or LaTeX such as \"x^\\top A x\"; "
+                                           "'-' reads it from stdin")
+    _add_input_options(p, "the function")
+    p.add_argument("--wrt", required=True, help="the variable to differentiate with respect to")
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference check")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="matcalc", description="Matrix calculus you can trust.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The argument parser of every command (each option has its help).
+
+    >>> p = build_parser()
+    >>> p.parse_args(["derive", "x'*x", "--wrt", "x", "--layout", "both"]).layout
+    'both'
+    """
+    parser = argparse.ArgumentParser(
+        prog="matcalc", description="Matrix calculus you can trust: derive, verify, check and explain derivatives.",
+        epilog="Run 'matcalc COMMAND --help' for a command's options. Exit status: 0 ok, 1 a wrong answer or step, "
+               "2 bad input, 3 a failed verification.")
+    parser.add_argument("--version", action="version", version=f"matcalc {__version__}",
+                        help="print matcalc's version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_derive_command(sub, "derive", cmd_derive.__doc__)
     _add_derive_command(sub, "hessian", "The Hessian of a scalar EXPR (over vec(X) for a matrix), verified numerically.")
     for register in EXTRA_COMMANDS:
@@ -111,6 +189,12 @@ def _protect_expressions(argv: list) -> list:
 
 
 def main(argv=None) -> int:
+    """Run one command; the exit status is 0 ok, 1 wrong, 2 bad input, 3 failed verification, 70 a bug.
+
+    >>> main(["derive", "tr(W'*W)", "--wrt", "W", "--format", "latex", "--no-verify"])
+    \\frac{\\partial}{\\partial W}\\left(\\operatorname{tr}\\left(W^{\\top} W\\right)\\right) = 2 W
+    0
+    """
     parser = build_parser()
     args = parser.parse_args(_protect_expressions(list(sys.argv[1:] if argv is None else argv)))
     try:
@@ -163,7 +247,8 @@ def _add_train_command(sub) -> None:
     p.add_argument("data", nargs="?", default=None, help="a .csv (with a header row), .npy or .npz file")
     p.add_argument("--target", help="the label column: a CSV column name, or an index (default: the last column; "
                                     "for .npz, the array holding the labels, default y)")
-    p.add_argument("--model", choices=("softmax", "svm", "logistic"), default="softmax")
+    p.add_argument("--model", choices=("softmax", "svm", "logistic"), default="softmax",
+                   help="softmax regression (default), a multiclass SVM, or binary logistic regression")
     p.add_argument("--loss", choices=("hinge", "squared_hinge", "perceptron"), help="the SVM's loss (default hinge)")
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
@@ -172,13 +257,14 @@ def _add_train_command(sub) -> None:
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
                    help="minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--lr-schedule", choices=("constant", "invscaling"))
-    p.add_argument("--momentum", type=float)
+    p.add_argument("--lr-schedule", choices=("constant", "invscaling"),
+                   help="constant, or invscaling: the step size decays as lr / (1 + step/100)^power_t")
+    p.add_argument("--momentum", type=float, help="momentum of the SGD steps, in [0, 1)")
     p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the shuffling (default 0)")
     p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
@@ -190,28 +276,31 @@ EXTRA_COMMANDS.append(_add_train_command)
 
 
 def cmd_check(args) -> int:
-    """Check a claimed derivative of --expr with respect to --wrt: exit 0 when correct, 1 when wrong."""
+    """Check a claimed derivative of EXPR with respect to --wrt: exit 0 when correct, 1 when wrong."""
     from .check import check
 
-    v = check(args.expr, wrt=args.wrt, claimed=args.claimed, layout=args.layout, order=args.order,
+    v = check(_expression(args), wrt=args.wrt, claimed=args.claimed, layout=args.layout, order=args.order,
               shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"))
-    print(json.dumps(v.to_dict(), indent=2) if args.format == "json" else v.explain(args.format))
+    print(json.dumps(serialize.verdict_to_dict(v), indent=2) if args.format == "json" else v.explain(args.format))
     return 0 if v.correct else 1
 
 
 def cmd_steps(args) -> int:
-    """Check a derivation in FILE, one step per line (see matcalc.check_steps): exit 0 when every step follows."""
+    """Check a derivation in FILE ('-' for stdin), one step per line (see matcalc.check_steps): exit 0 when every step follows."""
     from .check import check_steps
 
     try:
-        with open(args.file, encoding="utf-8") as fh:
-            text = fh.read()
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as fh:
+                text = fh.read()
     except OSError as e:
         raise api.MatcalcError(f"cannot read {args.file}: {e.strerror}") from None
     r = check_steps(text, wrt=args.wrt, shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"),
                     layout=args.layout)
     if args.format == "json":
-        print(json.dumps(r.to_dict(), indent=2))
+        print(json.dumps(serialize.steps_to_dict(r), indent=2))
     else:
         print(r)
         if not r.ok:
@@ -220,29 +309,38 @@ def cmd_steps(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    """Explain the gradient of EXPR with respect to --wrt as a derivation by differentials."""
+    """Explain the gradient of EXPR (text or LaTeX) with respect to --wrt as a derivation by differentials."""
     from .explain import explain
 
-    ex = explain(args.expr, wrt=args.wrt, layout=args.layout, shapes=_pairs(args.shape, "shape"),
+    ex = explain(_expression(args), wrt=args.wrt, layout=args.layout, shapes=_pairs(args.shape, "shape"),
                  assume=_pairs(args.assume, "assume"))
-    print(ex.latex() if args.format == "latex" else ex.text())
+    if args.format == "json":
+        print(json.dumps(serialize.explanation_to_dict(ex), indent=2))
+    else:
+        print(ex.latex() if args.format == "latex" else ex.text())
     return 0
 
 
 def _register_check_commands(sub) -> None:
     p = _command(sub, "check", cmd_check, ("text", "latex", "json"), layout=None)
-    p.add_argument("--expr", required=True, help="the function, e.g. \"(lam/(2*m))*normF(W)^2\"")
-    p.add_argument("--wrt", required=True, help="the variable")
+    p.add_argument("expr", nargs="?", help="the function, e.g. \"(lam/(2*m))*normF(W)^2\" (text or LaTeX); "
+                                           "'-' reads it from stdin")
+    p.add_argument("--expr", dest="expr_option", metavar="EXPR", help="the function, as an option (the same as EXPR)")
+    _add_input_options(p, "the function")
+    p.add_argument("--wrt", required=True, help="the variable the claim differentiates with respect to")
     p.add_argument("--claimed", required=True, help="the claimed derivative (text or LaTeX)")
-    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="2 checks a claimed Hessian")
+    p.add_argument("--order", type=int, choices=(1, 2), default=1, help="1 checks a first derivative (default), "
+                                                                       "2 a claimed Hessian")
 
     p = _command(sub, "steps", cmd_steps, ("text", "json"))
-    p.add_argument("file", help="a text file, one step per line")
+    p.add_argument("file", help="a text file, one step per line ('-' reads stdin)")
     p.add_argument("--wrt", default=None, help="the variable for grad(...) items that do not name one")
 
-    p = _command(sub, "explain", cmd_explain, ("text", "latex"))
-    p.add_argument("expr", help="a scalar function, e.g. \"normF(W)^2\"")
-    p.add_argument("--wrt", required=True, help="the variable")
+    p = _command(sub, "explain", cmd_explain, ("text", "latex", "json"))
+    p.add_argument("expr", nargs="?", help="a scalar function, e.g. \"normF(W)^2\" (text or LaTeX); "
+                                           "'-' reads it from stdin")
+    _add_input_options(p, "the function")
+    p.add_argument("--wrt", required=True, help="the variable to differentiate with respect to")
 
 
 EXTRA_COMMANDS.append(_register_check_commands)

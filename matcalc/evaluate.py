@@ -21,11 +21,12 @@ import numpy as np
 import sympy
 
 from . import expr as E
-from .api import MatcalcError, parse_input
+from .api import MatcalcError, looks_latex, parse_input
 from .emit.numpy import compile_expr
 from .emit.text import to_text
 from .parse import ParseError, Parsed, parse
-from .verify import DomainError, dimension_symbols, draw_dims, draw_point
+from .verify import (SCALES, DomainError, cover_kinks, dimension_symbols, draw_dims, draw_point, kink_regions,
+                     sign_pattern)
 
 substitute = E.substitute  # re-exported: the checker and explain rewrite claims with it
 
@@ -48,7 +49,8 @@ MIN_TRIALS = 3  # fewer usable trials never make a claim correct
 _NUMPY_FUNCS = {
     "np.linalg.inv": "inv", "np.linalg.det": "det", "np.sum": "sum", "np.trace": "tr", "np.exp": "exp",
     "np.log": "log", "np.sqrt": "sqrt", "np.abs": "abs", "np.tanh": "tanh", "np.sin": "sin", "np.cos": "cos",
-    "np.sign": "sign", "np.diag": "diag",
+    "np.sign": "sign", "np.diag": "diag", "np.tan": "tan", "np.arcsin": "arcsin", "np.arccos": "arccos",
+    "np.arctan": "arctan",
 }
 
 
@@ -62,11 +64,6 @@ def numpy_spelling(text: str) -> str:
             text = re.sub(re.escape(k) + r"\s*\(", _NUMPY_FUNCS[k] + "(", text)
     text = re.sub(r"(?<=[\w)\]])\.T\b", "'", text)
     return text.replace("@", "*")
-
-
-def looks_latex(text: str) -> bool:
-    """A claim is read as LaTeX when it has a backslash or a braced super/subscript."""
-    return "\\" in text or "^{" in text or "_{" in text
 
 
 def parse_text(text: str, shapes=None, assume=None, known=None) -> Parsed:
@@ -157,38 +154,73 @@ class Points:
     The domain is that of the *function* (and the engine's result), never of
     the claim being judged: a claim must not pick the points where it happens
     to be right.  At least ``min_trials`` points are found, or MatcalcError.
+    Points are drawn at several scales (``verify.SCALES``).
+
+    Both sides of every kink of ``domain`` are reached where they can be
+    (``verify.cover_kinks``): extra trials are added for the regions the
+    random ones miss; ``reached`` and ``unreached`` list them.  With
+    ``nonzero`` (the correct answer), a trial where it vanishes does not count
+    towards ``n``: another is drawn, so that ``n`` trials can tell a claim from
+    0; the flat ones are kept, as they test that a claim vanishes there too.
+
     ``values(e)`` compiles ``e`` and evaluates it at every point (cached; None
     where it cannot be evaluated).
     """
 
     def __init__(self, variables, domain: E.Expr | None, n: int = TRIALS, seed: int = 0,
-                 fallback: E.Expr | None = None, trials: list | None = None, min_trials: int = MIN_TRIALS):
+                 fallback: E.Expr | None = None, trials: list | None = None, min_trials: int = MIN_TRIALS,
+                 nonzero: E.Expr | None = None):
         self.variables = list(variables)
         self._cache: dict = {}
+        self.reached: list = []
+        self.unreached: list = []
+        self.domain = domain
         if trials is not None:
             self.trials = trials
             return
         syms = dimension_symbols(self.variables, domain)
         rng = np.random.default_rng(seed)
         self.trials = []
+        vanishes = _zero_test(nonzero, self.variables) if nonzero is not None else None
+        flat = 0
+        live = 0
         t = 0
-        while len(self.trials) < n and t < 3 * n:
+        while live < n and t < 4 * n:
             dims = draw_dims(syms, rng, t)
+            scale = SCALES[t % len(SCALES)]
             t += 1
             point = None
             for dom in (domain, fallback):
                 if dom is None:
                     continue
                 try:
-                    point = draw_point(dom, self.variables, dims, rng)
+                    point = draw_point(dom, self.variables, dims, rng, scale=scale)
                     break
                 except DomainError:
                     continue
-            if point is not None:
-                self.trials.append((dims, point))
-        if len(self.trials) < min(n, min_trials):
+            if point is None:
+                continue
+            if vanishes is not None and vanishes(point):
+                if flat < n:
+                    flat += 1
+                    self.trials.append((dims, point))
+                continue
+            live += 1
+            self.trials.append((dims, point))
+        if live < min(n, min_trials) and not (nonzero is not None and flat):
             raise MatcalcError(f"found {len(self.trials) or 'no'} point(s) in the domain of {to_text(domain)} to "
                                f"test at; {min(n, min_trials)} are needed")
+        if domain is not None:
+            extra, unreached = cover_kinks(domain, self.variables, syms, rng, [p for _, p in self.trials])
+            self.trials += extra
+            self.unreached = [str(r) for r in unreached]
+            self.reached = [str(r) for r in kink_regions(domain) if r not in unreached]
+
+    def region(self, k: int) -> str:
+        """Where trial k lies relative to the kinks of the domain ("w'*x < 0"); "" without kinks."""
+        if self.domain is None:
+            return ""
+        return sign_pattern(self.domain, self.variables, self.trials[k][1])
 
     def __len__(self):
         return len(self.trials)
@@ -239,6 +271,27 @@ class Points:
         return ", ".join(shown)
 
 
+ZERO = 1e-13  # below this everywhere, a value is 0 to rounding
+
+
+def _zero_test(e: E.Expr, variables):
+    """A test of whether e is 0 (to rounding) at a point, where a trial cannot tell a claim from 0."""
+    try:
+        fn = compile_expr(e, variables, "g")
+    except (TypeError, KeyError, ValueError):
+        return None
+
+    def vanishes(point: dict) -> bool:
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(fn(**point), dtype=float)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, OverflowError):
+            return False
+        return bool(np.all(np.isfinite(v))) and float(np.max(np.abs(v), initial=0.0)) <= ZERO
+
+    return vanishes
+
+
 def finite(a) -> bool:
     return a is not None and bool(np.all(np.isfinite(a)))
 
@@ -257,6 +310,12 @@ class Comparison:
     used: int  # trials where the expected value was defined
     undefined: list  # trials where the expected value is defined but the claim is not (nan, inf, an error)
     floor: float = 0.0  # the absolute floor of the relative error
+    vacuous: list = None  # trials where the claim and the expected value are both 0: they prove nothing
+
+    @property
+    def live(self) -> int:
+        """Usable trials that are not vacuous."""
+        return self.used - len(self.vacuous or [])
 
 
 def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, points: "Points | None" = None,
@@ -268,7 +327,8 @@ def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, point
     relative error is at most ``tol``.  The relative error's floor is
     ``SCALE_FLOOR`` times the largest ``||expected||`` over the trials (or
     ``SCALE_FLOOR`` when every expected value is 0), so a trial where the
-    answer is nearly 0 is not judged on rounding noise alone.
+    answer is nearly 0 is not judged on rounding noise alone.  A trial where
+    both are 0 to rounding agrees but is ``vacuous``: ``live`` does not count it.
     """
     usable = [i for i, b in enumerate(expected_vals) if finite(b)]
     if not usable:
@@ -277,9 +337,14 @@ def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, point
     floor = SCALE_FLOOR * (scale if scale > 0 else 1.0)
     errs: dict = {}
     undefined = []
+    vacuous = []
     for i in usable:
         a, b = claim_vals[i], expected_vals[i]
-        if a is None or a.shape != b.shape:
+        if finite(a) and a.shape == b.shape and max(float(np.max(np.abs(a), initial=0.0)),
+                                                    float(np.max(np.abs(b), initial=0.0))) <= ZERO:
+            vacuous.append(i)
+            errs[i] = 0.0  # both 0 to rounding: they agree, but the trial proves nothing
+        elif a is None or a.shape != b.shape:
             errs[i] = float("inf")
             if a is None:
                 undefined.append(i)
@@ -297,4 +362,4 @@ def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, point
 
     worst = min(failing, key=key)
     equal = worst_err <= tol and len(usable) == len(expected_vals) and len(usable) >= min_trials
-    return Comparison(equal, worst_err, worst, len(usable), undefined, floor)
+    return Comparison(equal, worst_err, worst, len(usable), undefined, floor, vacuous)

@@ -2,7 +2,7 @@
 
 Nodes are plain data: every node is an immutable tuple of ``args`` with a
 ``shape``.  Derivative rules, simplification rules and printers live in their
-own modules as tables keyed by node type (``shared/STYLE.md``: nodes are data,
+own modules as tables keyed by node type (nodes are data,
 operations are modules).
 
 Every value is a matrix: a scalar is 1x1 and a vector is n x 1.  Dimensions

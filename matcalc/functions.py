@@ -28,10 +28,33 @@ class Function:
     domain: str = "real"  # "real", "positive" (log, sqrt) or "nonnegative"
     kink: bool = False  # not differentiable at 0: derivative holds almost everywhere
     note: str = ""
+    # a domain smaller than the reals that "positive" does not describe: a NumPy predicate that
+    # every entry of the argument satisfies at a test point (well inside, so that finite differences
+    # stay in the domain); test points for such a function are drawn small
+    inside: Callable | None = None
 
 
 def _f(name):
     return lambda a: E.apply(name, a)
+
+
+def _ones_like(a: E.Expr) -> E.Expr:
+    return E.Ones(*a.shape) if not a.is_scalar else E.ONE_S
+
+
+def _one_minus_square(a: E.Expr) -> E.Expr:
+    """1 - a.^2 (elementwise)."""
+    return E.add(_ones_like(a), E.neg(E.power(a, E.const(2))))
+
+
+def _in_unit_interval(a):
+    return abs(a) < 0.95  # arcsin, arccos: |a| < 1, with room for finite differences
+
+
+def _away_from_poles(a):
+    import numpy as np
+
+    return np.abs(np.cos(a)) > 0.1  # tan: poles where cos(a) = 0
 
 
 def _sigmoid_sympy(x):
@@ -57,6 +80,15 @@ FUNCTIONS: dict[str, Function] = {
                  sympy.sign, kink=True, note="derivative 0 away from 0"),
         Function("sin", _f("cos"), r"\sin\left({0}\right)", "np.sin({0})", sympy.sin),
         Function("cos", lambda a: E.neg(E.apply("sin", a)), r"\cos\left({0}\right)", "np.cos({0})", sympy.cos),
+        Function("tan", lambda a: E.add(_ones_like(a), E.power(E.apply("tan", a), E.const(2))),
+                 r"\tan\left({0}\right)", "np.tan({0})", sympy.tan, inside=_away_from_poles,
+                 note="d tan(x)/dx = 1 + tan(x)^2, away from the poles"),
+        Function("arcsin", lambda a: E.power(_one_minus_square(a), E.const(Fraction(-1, 2))),
+                 r"\arcsin\left({0}\right)", "np.arcsin({0})", sympy.asin, inside=_in_unit_interval),
+        Function("arccos", lambda a: E.neg(E.power(_one_minus_square(a), E.const(Fraction(-1, 2)))),
+                 r"\arccos\left({0}\right)", "np.arccos({0})", sympy.acos, inside=_in_unit_interval),
+        Function("arctan", lambda a: E.power(E.add(_ones_like(a), E.power(a, E.const(2))), E.const(-1)),
+                 r"\arctan\left({0}\right)", "np.arctan({0})", sympy.atan),
         Function(
             "tanh",
             lambda a: E.add(E.Ones(*a.shape) if not a.is_scalar else E.ONE_S,

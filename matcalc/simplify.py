@@ -553,6 +553,28 @@ def sigmoid_of_negative(e: E.Apply) -> E.Expr:
     return e
 
 
+def _replace_node(e: E.Expr, old: E.Expr, new: E.Expr) -> E.Expr:
+    if e == old:
+        return new
+    if not e.children:
+        return e
+    return e.rebuild([_replace_node(c, old, new) for c in e.children])
+
+
+def sigmoid_complement(e: E.Add) -> E.Expr:
+    """sigmoid(-z) = 1 - sigmoid(z) in a sum that also holds sigmoid(z), so that the terms can cancel.
+
+    A lone sigmoid(-z) stays: the logistic loss's gradient is -X'*(y.*sigmoid(-y.*(X*w))).
+    """
+    found = [n for n in E.walk(e) if isinstance(n, E.Apply) and n.fname == "sigmoid"]
+    plain = {n.arg for n in found}
+    for n in found:
+        c, rest = split_coeff(n.arg)
+        if c == -1 and rest in plain:
+            return _replace_node(e, n, sigmoid_of_negative(n))
+    return e
+
+
 def exp_log(e: E.Apply) -> E.Expr:
     """exp(log a) = a, log(exp a) = a."""
     a = e.arg
@@ -752,6 +774,55 @@ def log_of_sigmoid(e: E.Apply) -> E.Expr:
     return e
 
 
+def _is_one_like(e: E.Expr, shape) -> bool:
+    """A ones matrix of ``shape``, or the number 1 for a scalar."""
+    if isinstance(e, E.Ones):
+        return e.shape == shape
+    return isinstance(e, E.Const) and e.value == 1 and shape == (E.ONE, E.ONE)
+
+
+def _exp_plus_one(e: E.Expr) -> E.Expr | None:
+    """u when ``e`` is 1 + exp(u) (either order, 1 a ones matrix of the same shape); None otherwise."""
+    if isinstance(e, E.Add) and len(e.args) == 2:
+        for one, other in (e.args, e.args[::-1]):
+            if isinstance(other, E.Apply) and other.fname == "exp" and _is_one_like(one, e.shape):
+                return other.arg
+    return None
+
+
+def log_of_one_plus_exp(e: E.Apply) -> E.Expr:
+    """log(1 + exp(u)) = softplus(u), elementwise (the logistic loss log(1 + exp(-y.*(X*w))))."""
+    if e.fname == "log":
+        u = _exp_plus_one(e.arg)
+        if u is not None:
+            return E.apply("softplus", u)
+    return e
+
+
+def _negated(u: E.Expr) -> E.Expr:
+    c, rest = split_coeff(u)
+    return with_coeff(-c, rest)
+
+
+def sigmoid_of_exp(e: E.Expr) -> E.Expr:
+    """1 ./ (1 + exp(u)) = sigmoid(-u);  exp(u) .* sigmoid(-u) = exp(u) ./ (1 + exp(u)) = sigmoid(u), elementwise."""
+    if isinstance(e, E.Power):
+        base, p = e.args
+        u = _exp_plus_one(base)
+        if u is not None and isinstance(p, E.Const) and p.value == -1:
+            return E.apply("sigmoid", _negated(u))
+    if isinstance(e, E.Hadamard):
+        fs = list(e.args)
+        for i, f in enumerate(fs):
+            if isinstance(f, E.Apply) and f.fname == "sigmoid":
+                u = _negated(f.arg)
+                j = next((j for j, g in enumerate(fs) if j != i and g == E.apply("exp", u)), None)
+                if j is not None:
+                    out = [E.apply("sigmoid", u) if k == j else g for k, g in enumerate(fs) if k != i]
+                    return E.hadamard(*out) if len(out) > 1 else out[0]
+    return e
+
+
 def log_of_det(e: E.Apply) -> E.Expr:
     """log det(X) = logdet(X)."""
     if e.fname == "log" and isinstance(e.arg, E.Det):
@@ -828,20 +899,23 @@ RULES: dict[type, list[Rule]] = {
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
                kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],
     E.MatPow: [matpow_canonical],
-    E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, expand_elementwise],
-    E.Add: [collect_like_terms, expand_elementwise, factor_common_chain, factor_common_scalar, factor_common_kron,
-            transpose_out_of_sum, sort_terms],
+    E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, sigmoid_of_exp,
+                 expand_elementwise],
+    E.Add: [collect_like_terms, sigmoid_complement, expand_elementwise, factor_common_chain, factor_common_scalar,
+            factor_common_kron, transpose_out_of_sum, sort_terms],
     E.Kron: [kron_of_identities, kron_of_vectors],
     E.Sum: [sum_of_hadamard],
     E.Trace: [trace_of_scaled],
     E.Diag: [diag_of_ones, diag_of_scaled],
     E.DiagOf: [diag_of_outer, diag_of_scaled, diagonal_of_ones],
-    E.Power: [power_of_sqrt, power_of_product],
-    E.Apply: [exp_log, sigmoid_of_negative],
+    E.Power: [power_of_sqrt, power_of_product, sigmoid_of_exp],
+    E.Apply: [exp_log],
 }
 
 PREPARE: dict[type, list[Rule]] = {
-    E.Apply: [log_of_softmax, log_of_sigmoid, log_of_det, log_of_exp_sum, exp_log],
+    E.Apply: [log_of_softmax, log_of_sigmoid, log_of_one_plus_exp, log_of_det, log_of_exp_sum, exp_log],
+    E.Power: [sigmoid_of_exp],
+    E.Hadamard: [sigmoid_of_exp],
     E.Trace: [trace_of_kron],
     E.Sum: [sum_of_kron],
     E.Det: [det_of_product],

@@ -1,4 +1,4 @@
-"""Numerical verification of derivatives (``shared/CONVENTIONS.md``, "Numerical checks").
+"""Numerical verification of derivatives (``docs/conventions.md``, "Numerical checks").
 
 A derivative is compiled to NumPy and compared, in float64, with central
 finite differences of the compiled function:
@@ -13,6 +13,17 @@ Points respect the domain: positive entries under log and sqrt, well
 conditioned matrices under det, logdet and inv, symmetric or positive
 definite matrices where assumed, one-hot columns where assumed, and points
 away from the kinks of abs, relu, step, sign and the 1-norm.
+
+Both sides of every kink are tested: for each argument of relu, step, abs,
+sign or norm1 (so every hinge max(0, .)), the trials include a point where it
+is positive and one where it is negative, and, for an argument with several
+entries, one where it has entries of both signs (a batch hinge with active and
+inactive samples).  Points are drawn at several scales.  A region that no
+draw reaches is named in the report (``unreached``).
+
+A trial where both sides are 0 (the derivative and the finite differences)
+proves nothing: it is drawn again and never counted (``vacuous``); it only
+shows that the result vanishes in a kink region where the function is flat.
 
 The error is ``||analytic - numeric|| / max(||numeric||, tiny)`` with
 ``tiny = 1e-4 (1 + |f|)``, compared with ``tol`` (1e-5 by default).
@@ -33,6 +44,7 @@ from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
 MAX_DRAWS = 40
+VACUOUS_REDRAWS = 8  # draws of a trial whose both sides are 0 before it is given up
 
 
 @dataclass
@@ -55,6 +67,14 @@ class Report:
     trials: list
     explicit: str
     ok: bool
+    unreached: list = field(default_factory=list)  # kink regions no draw reached (text)
+    vacuous: int = 0  # trials where both sides were 0: drawn again, not counted
+    reached: list = field(default_factory=list)  # kink regions the trials reached (text)
+
+    @property
+    def complete(self) -> bool:
+        """Every kink region was reached and at least one trial counted."""
+        return not self.unreached and bool(self.trials)
 
     @property
     def max_rel_error(self) -> float:
@@ -65,8 +85,10 @@ class Report:
         return "central differences along random directions and entry by entry, float64"
 
     def __str__(self) -> str:
+        head = ("verified" if self.complete else "agrees where tested, but not verified everywhere") \
+            if self.ok else "FAILED"
         lines = [
-            f"{'verified' if self.ok else 'FAILED'}: {self.kind} of {self.function} wrt {self.wrt} ({self.layout} layout)",
+            f"{head}: {self.kind} of {self.function} wrt {self.wrt} ({self.layout} layout)",
             f"  method: {self.method}; tolerance {self.tolerance:g} on ||analytic - numeric|| / max(||numeric||, tiny)",
         ]
         for t in self.trials:
@@ -74,6 +96,14 @@ class Report:
             checks = ", ".join(f"{m}: {err:.1e}" for m, err in t.checks)
             lines.append(f"  shapes {dims}: {checks}")
         lines.append(f"  max relative error {self.max_rel_error:.2e}")
+        if self.vacuous:
+            lines.append(f"  {self.vacuous} vacuous trial(s) (both sides 0) drawn again and not counted")
+        if not self.trials:
+            lines.append("  no trial counted: the derivative and the finite differences were 0 at every point drawn")
+        if self.reached:
+            lines.append(f"  both sides of each kink: points where {'; '.join(self.reached)}")
+        for r in self.unreached:
+            lines.append(f"  NOT TESTED: no point where {r} was found")
         lines.append(f"  symbolic second opinion: {self.explicit}")
         return "\n".join(lines)
 
@@ -85,6 +115,9 @@ class Report:
             "max_rel_error": self.max_rel_error,
             "trials": [{"dims": t.dims, "max_rel_error": t.max_rel_error, "checks": t.checks} for t in self.trials],
             "explicit": self.explicit,
+            "unreached": list(self.unreached),
+            "vacuous": self.vacuous,
+            "reached": list(self.reached),
         }
 
 
@@ -141,9 +174,13 @@ def _size(d, dims) -> int:
 
 def _domain_sets(f: E.Expr):
     positive, conditioned, kinks, positive_args, det_args = set(), set(), [], [], []
+    small, inside_args = set(), []  # variables drawn small, (argument, predicate) of the catalogue's `inside`
     for n in E.walk(f):
         if isinstance(n, E.Apply):
             fn = FUNCTIONS[n.fname]
+            if fn.inside is not None:
+                small |= E.free_vars(n.arg)
+                inside_args.append((n.arg, fn.inside))
             if fn.domain == "positive":
                 positive |= E.free_vars(n.arg)
                 positive_args.append(n.arg)
@@ -161,20 +198,29 @@ def _domain_sets(f: E.Expr):
             kinks.append(n.arg)
         elif isinstance(n, E.Norm2):
             positive_args.append(E.Norm2(n.arg))
-    return positive, conditioned, kinks, positive_args, det_args
+    return positive, conditioned, kinks, positive_args, det_args, small, inside_args
 
 
-def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool):
+def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool, scale: float = 1.0,
+              small: bool = False):
     r, c = _size(v.rows, dims), _size(v.cols, dims)
     a = v.assume
     if "dimension" in a:
         return None
-    if v.is_scalar:
-        return float(rng.uniform(0.5, 2.0)) if positive or "positive" in a else float(rng.normal())
+    if small and not a:  # under arcsin or tan: entries in (-0.5, 0.5), scaled down with the size
+        return rng.uniform(-0.5, 0.5, size=(r, c)) / max(1.0, np.sqrt(max(r, c))) if not v.is_scalar \
+            else float(rng.uniform(-0.5, 0.5))
     if "onehot" in a:
         m = np.zeros((r, c))
         m[rng.integers(r, size=c), np.arange(c)] = 1.0
         return m
+    return scale * _draw_unit(v, r, c, rng, positive, conditioned)
+
+
+def _draw_unit(v: E.Var, r: int, c: int, rng, positive: bool, conditioned: bool):
+    a = v.assume
+    if v.is_scalar:
+        return float(rng.uniform(0.5, 2.0)) if positive or "positive" in a else float(rng.normal())
     if "spd" in a:
         b = rng.normal(size=(r, r))
         return b @ b.T / r + np.eye(r)
@@ -201,26 +247,137 @@ def _compiled(e: E.Expr, variables) -> Compiled:
     return _compiled_cached(e, tuple(variables))
 
 
-def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
-    """A point in the domain of ``f``, away from kinks (raises DomainError if none is found)."""
-    positive, conditioned, kinks, positive_args, det_args = _domain_sets(f)
+# -- kinks: both sides of each ---------------------------------------------------------
+
+SCALES = (1.0, 1.0, 0.5, 2.0)  # the scale of the points of trial t is SCALES[t % 4]
+SEARCH_SCALES = (1.0, 0.3, 3.0, 0.1, 10.0)  # tried in turn when a kink region is looked for
+KINK_SEARCH = 8  # shape draws per kink region looked for
+
+
+@dataclass(frozen=True)
+class Region:
+    """One side of a kink: where ``argument`` is positive, negative, or (entry by entry) of both signs."""
+
+    argument: E.Expr
+    sign: str  # "positive", "negative" or "mixed"
+
+    def __str__(self) -> str:
+        from .emit.text import to_text
+
+        a = to_text(self.argument)
+        if self.sign == "mixed":
+            return f"{a} has entries of both signs"
+        many = "" if self.argument.is_scalar else " (an entry)"
+        return f"{a}{many} {'>' if self.sign == 'positive' else '<'} 0"
+
+
+def kink_arguments(f: E.Expr) -> list:
+    """The arguments of relu, step, abs, sign and norm1 in ``f`` that depend on a variable, once each."""
+    out = []
+    for n in E.walk(f):
+        if (isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink) or isinstance(n, E.Norm1):
+            a = n.children[0]
+            if a not in out and E.free_vars(a):
+                out.append(a)
+    return out
+
+
+def kink_regions(f: E.Expr) -> list:
+    """Every region the trials must reach: both signs of each kink argument, and both in one trial."""
+    return [Region(a, s) for a in kink_arguments(f)
+            for s in (("positive", "negative") if a.is_scalar else ("positive", "negative", "mixed"))]
+
+
+def regions_at(f: E.Expr, variables, point: dict) -> set:
+    """The kink regions of ``f`` that ``point`` lies in (an exact 0 is structural and counts for none)."""
+    out = set()
+    for a in kink_arguments(f):
+        with np.errstate(all="ignore"):
+            x = np.asarray(_compiled(a, variables)(**point), dtype=float)
+        pos, neg = bool(np.any(x > 0)), bool(np.any(x < 0))
+        out |= {Region(a, s) for s, hit in (("positive", pos), ("negative", neg), ("mixed", pos and neg)) if hit}
+    return out
+
+
+def sign_pattern(f: E.Expr, variables, point: dict) -> str:
+    """Where ``point`` lies relative to the kinks of ``f``: "w'*x < 0", "1 - y.*(X'*w) has entries of both signs"."""
+    from .emit.text import to_text
+
+    parts = []
+    for a in kink_arguments(f):
+        with np.errstate(all="ignore"):
+            x = np.asarray(_compiled(a, variables)(**point), dtype=float).reshape(-1)
+        x = x[x != 0]
+        if not x.size:
+            continue
+        t = to_text(a)
+        if x.size == 1 or np.all(x > 0) or np.all(x < 0):
+            every = "" if a.is_scalar else " (every entry)"
+            parts.append(f"{t}{every} {'>' if x[0] > 0 else '<'} 0")
+        else:
+            parts.append(f"{t} has entries of both signs")
+    return ", ".join(parts)
+
+
+def cover_kinks(f: E.Expr, variables, syms, rng, points: list, search: int = KINK_SEARCH) -> tuple[list, list]:
+    """Extra (dims, point) trials reaching the kink regions of ``f`` that ``points`` miss, and those none reaches.
+
+    A mixed region is looked for at shapes with no size 1; the others at any.
+    """
+    missing = [r for r in kink_regions(f)]
+    for p in points:
+        reached = regions_at(f, variables, p)
+        missing = [r for r in missing if r not in reached]
+    extra, unreached = [], []
+    while missing:
+        r = missing.pop(0)
+        found = None
+        for attempt in range(search):
+            dims = draw_dims(syms, rng, 0 if r.sign == "mixed" or attempt % 2 == 0 else 2)
+            try:
+                found = draw_point(f, variables, dims, rng, region=r)
+                break
+            except DomainError:
+                continue
+        if found is None:
+            unreached.append(r)
+            continue
+        extra.append((dims, found))
+        reached = regions_at(f, variables, found)
+        missing = [m for m in missing if m not in reached]
+    return extra, unreached
+
+
+def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region: Region | None = None) -> dict:
+    """A point in the domain of ``f``, away from kinks (raises DomainError if none is found).
+
+    With ``region``, only a point in that kink region will do; the scale then
+    varies over :data:`SEARCH_SCALES`.
+    """
+    positive, conditioned, kinks, positive_args, det_args, small, inside_args = _domain_sets(f)
     vars_ = [v for v in variables if "dimension" not in v.assume]
     checks = [(_compiled(k, variables), "kink") for k in kinks]
+    checks += [(_compiled(a, variables), pred) for a, pred in inside_args]
     checks += [(_compiled(a, variables), "positive") for a in positive_args]
     checks += [(_compiled(E.Det(a), variables), "positive" if log else "nonsingular") for a, log in det_args
                if not a.is_scalar]
     fn = _compiled(f, variables)
+    target = _compiled(region.argument, variables) if region is not None else None
     for attempt in range(MAX_DRAWS):
         tick("verifying")
         # unrestricted points first: positive draws only where the domain demands them, so that a
         # result right only for positive entries ((x.^2).^(1/2) = x) is caught
         restrict = attempt >= MAX_DRAWS // 4
-        point = {v.name: _draw_var(v, dims, rng, restrict and v in positive, v in conditioned) for v in vars_}
+        s = SEARCH_SCALES[attempt % len(SEARCH_SCALES)] if region is not None else scale
+        point = {v.name: _draw_var(v, dims, rng, restrict and v in positive, v in conditioned, s,
+                                   restrict and v in small) for v in vars_}
         point.update({k: val for k, val in dims.items() if k not in point})  # sizes no array carries
         try:
             with np.errstate(all="ignore"):
                 val = np.asarray(fn(**point), dtype=float)
                 if not np.all(np.isfinite(val)):
+                    continue
+                if target is not None and not _in_region(np.asarray(target(**point), dtype=float), region.sign):
                     continue
                 ok = True
                 for c, kind in checks:
@@ -234,11 +391,22 @@ def draw_point(f: E.Expr, variables, dims: dict, rng) -> dict:
                         ok = False
                     if kind == "nonsingular" and not np.all(np.abs(x) > 1e-3):
                         ok = False
+                    if callable(kind) and not np.all(kind(x)):
+                        ok = False
                 if ok:
                     return point
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, OverflowError):
             continue
-    raise DomainError(f"found no point in the domain of {f} at shapes {dims} after {MAX_DRAWS} draws")
+    where = f" where {region}" if region is not None else ""
+    raise DomainError(f"found no point in the domain of {f}{where} at shapes {dims} after {MAX_DRAWS} draws")
+
+
+def _in_region(x: np.ndarray, sign: str) -> bool:
+    if sign == "positive":
+        return bool(np.any(x > 0))
+    if sign == "negative":
+        return bool(np.any(x < 0))
+    return bool(np.any(x > 0) and np.any(x < 0))
 
 
 # -- Jacobians ------------------------------------------------------------------------
@@ -286,11 +454,15 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     syms = dimension_symbols(variables, target)
     trials = []
     counter = None
-    for t in range(shapes):
-        dims, point = _dims_and_point(f, variables, syms, rng, t)
+    vacuous = []  # points of vacuous trials: not counted, but they show where the result vanishes
+
+    def run_trial(dims, point):
+        """One trial's checks; None when it is vacuous (both sides 0 in every check)."""
+        nonlocal counter
         x0 = np.asarray(point[x.name], dtype=float)
         fx = np.asarray(fn(**point), dtype=float)
         tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
+        zero = 1e-12 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
         scale = max(1.0, float(np.max(np.abs(x0)))) if np.ndim(x0) else max(1.0, abs(float(x0)))
         h = 1e-5 * scale
         J = analytic_vec_jacobian(dfn(**point), d.layout, target, x, d.kind)
@@ -300,16 +472,17 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             p[x.name] = xv
             return vec(fn(**p))
 
-        checks = []
+        checks, found, live = [], [], False
         shape_x = np.shape(x0)
         for _ in range(directions):
             V = rng.normal(size=shape_x) if shape_x else float(rng.normal())
             num = (f_at(x0 + h * V) - f_at(x0 - h * V)) / (2 * h)
             ana = J @ vec(V)
+            live |= max(float(np.linalg.norm(ana)), float(np.linalg.norm(num))) > zero
             err = _rel(ana, num, tiny)
             checks.append(("direction", err))
-            if err > tol and counter is None:
-                counter = _counterexample(dims, point, ana, num, "directional derivative")
+            if err > tol:
+                found.append((ana, num, "directional derivative"))
         nx = int(np.size(x0))
         if nx <= 64 and J.size <= 4096:
             cols = []
@@ -320,19 +493,42 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
                 Ej = E_j.reshape(shape_x, order="F") if shape_x else 1.0
                 cols.append((f_at(x0 + h * Ej) - f_at(x0 - h * Ej)) / (2 * h))
             Jn = np.stack(cols, axis=1)
+            live |= max(float(np.linalg.norm(J)), float(np.linalg.norm(Jn))) > zero
             err = _rel(J, Jn, tiny)
             checks.append(("entrywise", err))
-            if err > tol and counter is None:
-                counter = _counterexample(dims, point, J, Jn, "vec-Jacobian, numerator layout")
+            if err > tol:
+                found.append((J, Jn, "vec-Jacobian, numerator layout"))
+        if not live:
+            vacuous.append(point)
+            return None
+        if found and counter is None:
+            counter = _counterexample(dims, point, *found[0])
+            where = sign_pattern(f, variables, point)
+            if where:
+                counter["region"] = where
         trials.append(Trial(dims, max(e for _, e in checks), checks, point))
+        return trials[-1]
+
+    for t in range(shapes):
+        for k in range(VACUOUS_REDRAWS):  # a vacuous trial is drawn again, at new shapes
+            dims, point = _dims_and_point(f, variables, syms, rng, t if k == 0 else 2 + t)
+            if run_trial(dims, point) is not None:
+                break
+    extra, unreached = cover_kinks(f, variables, syms, rng, [tr.point for tr in trials] + vacuous)
+    for dims, point in extra:
+        run_trial(dims, point)
     note = _explicit_check(d, target, variables, syms, rng, tol) if explicit else "not run"
     ok = counter is None and not note.startswith("DISAGREES")
-    report = Report(to_text(f), x.name, d.layout, d.kind, tol, trials, note, ok)
+    reached = [str(r) for r in kink_regions(f) if r not in unreached]
+    report = Report(to_text(f), x.name, d.layout, d.kind, tol, trials, note, ok, [str(r) for r in unreached],
+                    len(vacuous), reached)
     if not ok and raise_on_failure:
         if counter is None:
             counter = {"explicit": note}
         why = (f"disagrees with finite differences (max relative error {report.max_rel_error:.2e} > {tol:g})"
                if report.max_rel_error > tol else f"agrees with finite differences but {note}")
+        if counter.get("region"):
+            why += f", where {counter['region']}"
         raise VerificationError(
             f"{d.kind} of {to_text(f)} wrt {x.name} {why}",
             report,
@@ -342,12 +538,13 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
 
 
 def _dims_and_point(f, variables, syms, rng, t):
-    """Shapes and a point in the domain; new shapes when these have none (X'X singular for a wide X)."""
+    """Shapes and a point in the domain at trial t's scale; new shapes when these have none (X'X singular
+    for a wide X)."""
     err = None
     for attempt in range(6):
         dims = draw_dims(syms, rng, t if attempt < 3 else 2)
         try:
-            return dims, draw_point(f, variables, dims, rng)
+            return dims, draw_point(f, variables, dims, rng, scale=SCALES[t % len(SCALES)])
         except DomainError as e:
             err = e
     raise err

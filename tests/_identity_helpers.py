@@ -195,7 +195,7 @@ def vec(a) -> np.ndarray:
 
 
 def denominator_shape(hessian: bool, fval, x) -> tuple:
-    """The shape CONVENTIONS.md prescribes for a denominator-layout result (as a 2-d array)."""
+    """The shape docs/conventions.md prescribes for a denominator-layout result (as a 2-d array)."""
     fval, x = np.asarray(fval), np.asarray(x)
     if hessian:
         return (x.size, x.size)

@@ -2,9 +2,9 @@
 
 Every row is ``d expr / d wrt = expected`` with the expected form written as a
 textbook prints it, in matcalc's plain-text syntax and in denominator layout
-(``shared/CONVENTIONS.md``).  The ``eq`` column is the equation number in The
+(``docs/conventions.md``).  The ``eq`` column is the equation number in The
 Matrix Cookbook (Petersen & Pedersen, 2012 edition) where there is one; ML
-rows without one are the worked examples of CONVENTIONS.md or standard losses.
+rows without one are the worked examples of docs/conventions.md or standard losses.
 
 Each row is checked by one shared test body per check:
 
@@ -12,7 +12,7 @@ Each row is checked by one shared test body per check:
   differences at random non-square shapes plus SymPy's entry-by-entry diff);
 * ``test_layouts_are_transposes``: numerator == denominator' at a point with
   distinct sizes 2..7, and the denominator result has the shape the layout
-  table of CONVENTIONS.md prescribes;
+  table of docs/conventions.md prescribes;
 * ``test_matches_expected_form``: the derived result equals the textbook form
   numerically at a random point with distinct sizes 2..7;
 * ``test_is_compact``: the derived result has at most ``SLACK`` (3) more nodes
@@ -202,7 +202,7 @@ ROWS = [
     R("normF(A*X*B - C)^2", "X", "2*A'*(A*X*B - C)*B'", "119, 132",
       {"A": ("p", "n"), "X": ("n", "m"), "B": ("m", "q"), "C": ("p", "q")}),
     R("normF(X - A)^2", "X", "2*(X - A)", "132", X_NM),
-    # -- CONVENTIONS.md worked examples -------------------------------------------
+    # -- docs/conventions.md worked examples -------------------------------------------
     R("v'*A*v", "v", "(A + A')*v", "81"),
     R("v'*A*v", "v", "2*A*v", "81", assume={"A": SYM}, name="(81) d v'*A*v / dv, A symmetric"),
     R("W*z", "z", "W'", "", {"W": ("k", "p")}),
@@ -407,7 +407,7 @@ def test_layouts_are_transposes(row):
     fval = np.asarray(f_fn(**point), dtype=float)
     x = np.asarray(point[row.wrt], dtype=float)
     want = denominator_shape(row.hessian, fval, x)
-    assert den.shape == want, f"denominator result has shape {den.shape}, CONVENTIONS.md needs {want} at {sizes}"
+    assert den.shape == want, f"denominator result has shape {den.shape}, docs/conventions.md needs {want} at {sizes}"
     assert num.shape == den.T.shape
     assert np.all(np.isfinite(den))
     assert rel_err(num, den.T) <= VALUE_RTOL, f"numerator != denominator' at sizes {sizes}"

@@ -139,7 +139,9 @@ def test_diagnosis_of_a_wrong_step():
     r = matcalc.check_steps(PLANTED["final-factor"][0])
     assert r.first_wrong.mistake == "factor" and "missing factor 2" in r.first_wrong.message
     r = matcalc.check_steps(PLANTED["quadratic-form-layout"][0])
-    assert r.first_wrong.mistake == "wrong-shape"
+    assert r.first_wrong.mistake == "layout" and "numerator-layout" in r.first_wrong.message
+    r = matcalc.check_steps("f = x'*A*x\nd/dx f = A*x' + x")
+    assert r.first_wrong.mistake == "wrong-shape" and "does not type-check" in r.first_wrong.message
     r = matcalc.check_steps("f = x'*A*x\nd/dx f = (A + A')*x\n= -(A + A')*x")
     assert r.first_wrong.mistake == "sign"
     assert r.first_wrong.counterexample["dims"]

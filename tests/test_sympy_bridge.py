@@ -1,6 +1,6 @@
 """The SymPy bridge: round trips, SymPy input to derive, SymPy output checked numerically.
 
-Tables, one row per case (``shared/STYLE.md``, principle 9).
+Tables, one row per case.
 """
 
 from __future__ import annotations

@@ -207,11 +207,42 @@ def swap_candidates(claim: E.Expr):
                 reps.append(E.matpow(n.args[0], int(v)))
         elif isinstance(n, E.MatPow) and isinstance(n.args[1], int):
             reps.append(E.power(n.args[0], E.const(n.args[1])))
+        reps += _outer_diag_swaps(n)
         for r in reps:
             try:
                 yield f"{to_text(r)} in place of {to_text(n)}", substitute(claim, {n: r})
             except (E.ShapeError, TypeError):
                 continue
+
+
+def _outer_diag_swaps(n: E.Expr) -> list:
+    """u*v' (an outer product) for diag(u.*v), and diag(u.*(1 - v)) for diag(u) - u*v' (softmax's Jacobian)."""
+    out = []
+    try:
+        if isinstance(n, E.MatMul) and len(n.args) == 2 and n.args[0].cols == 1 and \
+                isinstance(n.args[1], E.Transpose) and n.args[1].rows == 1 and n.args[0].rows != 1:
+            out.append(E.diag(E.hadamard(n.args[0], n.args[1].args[0])))
+        if isinstance(n, E.Diag) and isinstance(n.arg, E.Hadamard) and len(n.arg.args) == 2:
+            for a, b in (n.arg.args, n.arg.args[::-1]):
+                parts = [E.diag(a) if isinstance(t, E.Ones) else E.matmul(a, E.transpose(t)) for t in terms(b)]
+                out.append(E.add(*parts))
+    except E.ShapeError:
+        pass
+    return out
+
+
+def normalisation_candidates(expected: E.Expr):
+    """(what was dropped, the expected result without it): softmax(u) as exp(u) (the 1/sum(exp(u)) of
+    log-sum-exp dropped) and an indicator step(u) as ones (a hinge's indicator dropped)."""
+    for n in dict.fromkeys(E.walk(expected)):
+        try:
+            if isinstance(n, E.Softmax):
+                yield (f"the normalisation 1/sum(exp({to_text(n.arg)})) of softmax",
+                       substitute(expected, {n: E.apply("exp", n.arg)}))
+            elif isinstance(n, E.Apply) and n.fname == "step":
+                yield f"the indicator {to_text(n)}", substitute(expected, {n: E.Ones(*n.shape)})
+        except (E.ShapeError, TypeError):
+            continue
 
 
 def drop_candidates(expected: E.Expr, depth: int = 3):
@@ -232,6 +263,14 @@ def drop_candidates(expected: E.Expr, depth: int = 3):
                         yield a, ctor(*rest)
                     except E.ShapeError:
                         pass
+            # the outer function's derivative is often several scalar factors: s*(1 - s) for sigmoid
+            scal = [a for a in args if a.is_scalar and not isinstance(a, E.Const)]
+            keep = [a for a in args if not (a.is_scalar and not isinstance(a, E.Const))]
+            if len(scal) > 1 and keep and isinstance(e, E.MatMul):
+                try:
+                    yield E.matmul(*scal), ctor(*keep)
+                except E.ShapeError:
+                    pass
             for i, a in enumerate(args):
                 for dropped, sub in go(a, d - 1):
                     try:
@@ -267,6 +306,62 @@ def symmetric_candidates(variables: dict, wrt: E.Var):
         yield names
 
 
+# ---------------------------------------------------------------------------------
+# Term by term: which addend of a sum is wrong
+# ---------------------------------------------------------------------------------
+
+MAX_TERMS = 10
+
+
+def terms(e: E.Expr) -> list:
+    """The addends of a sum (one term for anything else)."""
+    if isinstance(e, E.Add):
+        return [t for a in e.args for t in terms(a)]
+    return [e]
+
+
+def scaled_terms(e: E.Expr) -> list:
+    """The addends with scalar factors carried in: c*(a + b) is c*a, c*b."""
+    if isinstance(e, E.Add):
+        return [t for a in e.args for t in scaled_terms(a)]
+    if isinstance(e, E.MatMul):
+        sums = [i for i, a in enumerate(e.args) if isinstance(a, E.Add)]
+        if len(sums) == 1 and all(a.is_scalar for i, a in enumerate(e.args) if i != sums[0]):
+            i = sums[0]
+            try:
+                return [E.matmul(*e.args[:i], t, *e.args[i + 1:]) for t in scaled_terms(e.args[i])]
+            except E.ShapeError:
+                return [e]
+    return [e]
+
+
+def expand(e: E.Expr) -> list:
+    """The addends after multiplying out products and transposes of sums (at most MAX_TERMS, else [e])."""
+    if isinstance(e, E.Add):
+        out = [t for a in e.args for t in expand(a)]
+    elif isinstance(e, (E.MatMul, E.Hadamard)):
+        ctor = E.matmul if isinstance(e, E.MatMul) else E.hadamard
+        out = [[]]
+        for a in e.args:
+            out = [prev + [t] for prev in out for t in expand(a)]
+            if len(out) > MAX_TERMS:
+                return [e]
+        try:
+            out = [ctor(*f) for f in out]
+        except E.ShapeError:
+            return [e]
+    elif isinstance(e, E.Transpose):
+        out = [E.transpose(t) for t in expand(e.args[0])]
+    else:
+        out = [e]
+    return out if len(out) <= MAX_TERMS else [e]
+
+
+def _short_reason(message: str) -> str:
+    """'missing factor 2: claimed / expected = 1/2 ...' is 'missing factor 2'."""
+    return message.split(": ")[0].split(" (")[0]
+
+
 class Diagnoser:
     """Runs the hypotheses of the module docstring against one claim and its possible targets."""
 
@@ -295,16 +390,84 @@ class Diagnoser:
             return False
 
     # hypotheses that keep the claim's shape ---------------------------------------------
-    def same_shape(self, target: E.Expr) -> Finding | None:
+    def same_shape(self, target: E.Expr, by_terms: bool = True) -> Finding | None:
+        """The first confirmed hypothesis; a sum is judged term by term before it is judged whole."""
         cv = self.points.values(self.claim)
         tv = self.points.values(target)
         f = ratio_finding(cv, tv, self.points, self.scalars, target, self.tol)
         if f:
             return f
-        f = self.symmetric_part(target)
-        if f:
-            return f
-        return self.rewrites(target)
+        named = self.by_terms(target) if by_terms else None
+        if named and named.tags != ["wrong"]:
+            return named
+        f = self.symmetric_part(target) or self.rewrites(target)
+        return f or named
+
+    def by_terms(self, target: E.Expr) -> Finding | None:
+        """Match the claim's terms with the answer's; name the term(s) that differ, and how.
+
+        One wrong term ('the term lam*w should be 2*lam*w: missing factor 2'), two at once, a missing
+        term or an extra one.  The claim is right exactly when the named terms are replaced, since every
+        other term agrees numerically with a term of the answer.
+        """
+        tried = set()
+        for split in (terms, scaled_terms, expand):
+            for tsplit in (terms, scaled_terms, expand):
+                cs, ts = split(self.claim), tsplit(target)
+                key = (tuple(cs), tuple(ts))
+                if (len(cs) < 2 and len(ts) < 2) or key in tried:
+                    continue
+                tried.add(key)
+                f = self._match_terms(cs, ts)
+                if f:
+                    return f
+        return None
+
+    def _match_terms(self, cs: list, ts: list) -> Finding | None:
+        left = list(range(len(ts)))
+        unmatched = []
+        for c in cs:
+            j = next((j for j in left if ts[j].shape == c.shape and self.agrees(c, ts[j])), None)
+            if j is None:
+                unmatched.append(c)
+            else:
+                left.remove(j)
+        missing = [ts[j] for j in left]
+        if not unmatched and len(missing) == 1:
+            return Finding(["wrong"], f"the term {to_text(missing[0])} is missing; the other terms are right")
+        if len(unmatched) == 1 and not missing:
+            return Finding(["wrong"], f"the term {to_text(unmatched[0])} should not be there; the other terms "
+                           f"are right")
+        if len(unmatched) != len(missing) or not 1 <= len(unmatched) <= 2:
+            return None
+        for order in ([0, 1], [1, 0])[:len(missing)]:
+            pairs = list(zip(unmatched, [missing[k] for k in order[:len(missing)]]))
+            found = [self._term(c, t) for c, t in pairs]
+            if all(found) or len(pairs) == 1:
+                break
+        if len(pairs) == 2 and not all(found):
+            return None
+        parts, tags, factor = [], [], None
+        for (c, t), f in zip(pairs, found):
+            why = f": {_short_reason(f.message)}" if f else ""
+            parts.append(f"the term {to_text(c)} should be {to_text(t)}{why}")
+            for tag in (f.tags if f else ["wrong"]):
+                if tag not in tags:
+                    tags.append(tag)
+            factor = factor if factor is not None else (f.factor if f else None)
+        if len(tags) > 1 and "wrong" in tags:
+            tags.remove("wrong")
+        rest = "; the other terms are right" if len(cs) > len(pairs) else ""
+        head = "two mistakes: " if len(pairs) == 2 else ""
+        return Finding(tags, head + "; and ".join(parts) + rest, factor if len(pairs) == 1 else None)
+
+    def _term(self, c: E.Expr, t: E.Expr) -> Finding | None:
+        if c.shape != t.shape:
+            return None
+        try:
+            return Diagnoser(c, self.points, self.variables, self.wrt, self.tol).same_shape(t, by_terms=False)
+        except MatcalcError:
+            return None
 
     def symmetric_part(self, target: E.Expr) -> Finding | None:
         for names in symmetric_candidates(self.variables, self.wrt):
@@ -342,6 +505,10 @@ class Diagnoser:
                 return Finding(["elementwise-vs-matrix-product"],
                                f"elementwise and matrix products are mixed up: writing {what} makes it right",
                                rewrite=what)
+        for dropped, cand in _limited(normalisation_candidates(target)):
+            if cand.shape == self.claim.shape and self.agrees(self.claim, cand):
+                return Finding(["dropped-chain-factor"],
+                               f"a factor of the chain rule is missing: {dropped} is dropped", rewrite=dropped)
         for dropped, cand in _limited(drop_candidates(target)):
             if cand.shape == self.claim.shape:
                 try:

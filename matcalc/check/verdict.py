@@ -13,7 +13,8 @@ from ..emit.latex import to_latex
 from ..emit.text import to_text
 from ..evaluate import MIN_TRIALS, TOLERANCE, TRIALS, Points, compare, parse_function
 from ..explain import explain
-from .claims import counterexample, format_counterexample, read_claim
+from ..parse import ShapeMismatchError
+from .claims import counterexample, format_counterexample, read_claims
 from .diagnose import Diagnoser, prove_equal
 
 # ---------------------------------------------------------------------------------
@@ -40,6 +41,11 @@ TAG_WHY = {
     "wrong-shape": ("Rule of thumb: in denominator layout the result has as many rows as the denominator has "
                     "entries; in numerator layout as many as the numerator."),
     "wrong": "No known pattern explains the difference; the counterexample shows where it fails.",
+    "unconfirmed": ("A claim is called correct only when it is proved, or agrees at enough points that can tell "
+                    "it apart, on both sides of every kink; here some side was never reached, or both the claim "
+                    "and the answer were 0 at every point drawn."),
+    "ambiguous": ("The text can be read in two ways that type-check and differ; write products with * and "
+                  "transposes with ' (or \\top) so that only one reading remains."),
 }
 
 
@@ -71,6 +77,8 @@ class Verdict:
     tolerance: float = TOLERANCE
     max_error: float = 0.0
     notes: list = field(default_factory=list)
+    claimed_text: str = ""  # the student's own text, quoted whole
+    readings: list = field(default_factory=list)  # for an ambiguous claim: (reader, expression, correct)
 
     def __bool__(self) -> bool:
         return self.correct
@@ -87,6 +95,22 @@ class Verdict:
     def __str__(self) -> str:
         return self.summary
 
+    @property
+    def shown_claim(self) -> str:
+        """The claim as the student wrote it (whole), or as text when it was not given as text."""
+        if self.claimed is None:
+            return self.claimed_text
+        ours = to_text(self.claimed)
+        if self.claimed_text and self.claimed_text.strip() != ours:
+            return f"{self.claimed_text.strip()}  (read as {ours})"
+        return ours
+
+    @property
+    def shown_claim_latex(self) -> str:
+        if self.claimed is None:
+            return rf"\text{{{_latex_text(self.claimed_text)}}}"
+        return to_latex(self.claimed)
+
     def explain(self, format: str = "text") -> str:
         """What is wrong and why (or why it is right), with the derivation of the correct answer."""
         if format not in ("text", "latex"):
@@ -96,7 +120,7 @@ class Verdict:
         lay = d.layout
         lines = []
         if format == "text":
-            lines.append(f"Claim: d/d{d.wrt.name} {fn} = {to_text(self.claimed)}")
+            lines.append(f"Claim: d/d{d.wrt.name} {fn} = {self.shown_claim}")
             if self.correct:
                 lines.append(f"Correct{'' if self.layout == 'either' else f' in {self.layout} layout'}: it equals "
                              f"the engine's result {d.text()} ({self.method}; {self.proof}).")
@@ -117,7 +141,7 @@ class Verdict:
             return "\n".join(lines)
         # LaTeX
         var = to_latex(d.wrt)
-        head = rf"\frac{{\partial}}{{\partial {var}}}\left({to_latex(d.function)}\right) \stackrel{{?}}{{=}} {to_latex(self.claimed)}"
+        head = rf"\frac{{\partial}}{{\partial {var}}}\left({to_latex(d.function)}\right) \stackrel{{?}}{{=}} {self.shown_claim_latex}"
         lines.append(head)
         if self.correct:
             lines.append(rf"\text{{Correct ({self.method}).}}\quad {to_latex(self.claimed)} = {d.latex()}")
@@ -153,7 +177,9 @@ class Verdict:
             "requested_layout": self.requested_layout,
             "method": self.method,
             "proof": self.proof,
-            "claimed": to_text(self.claimed),
+            "claimed": to_text(self.claimed) if self.claimed is not None else None,
+            "claimed_text": self.claimed_text,
+            "readings": [list(r) for r in self.readings],
             "expected": self.expected.text(),
             "expected_layout": self.expected.layout,
             "factor": None if self.factor is None else str(self.factor),
@@ -163,6 +189,28 @@ class Verdict:
             "max_error": self.max_error,
             "notes": list(self.notes),
         }
+
+
+def _region_note(points: Points, claim: E.Expr, target: E.Expr, tol: float, ce: dict | None) -> str:
+    """"; it fails where w'*x < 0 and agrees where w'*x > 0": the sides of the kinks where a claim fails."""
+    if not points.reached or claim.shape != target.shape:
+        return ""
+    cv, tv = points.values(claim), points.values(target)
+    fails, holds = [], []
+    for k in range(len(points)):
+        where = points.region(k)
+        if not where or tv[k] is None:
+            continue
+        bad = compare([cv[k]], [tv[k]], tol, min_trials=1).max_error > tol
+        (fails if bad else holds).append(where)
+        if bad and ce is not None and ce.get("dims") == points.trials[k][0] and "region" not in ce:
+            ce["region"] = where
+    fails = list(dict.fromkeys(fails))
+    holds = [h for h in dict.fromkeys(holds) if h not in fails]
+    if not fails:
+        return ""
+    note = f"; it fails where {' / '.join(fails)}"
+    return note + (f", and agrees where {' / '.join(holds)}" if holds else "")
 
 
 def _latex_text(s: str) -> str:
@@ -225,17 +273,53 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
     d = (hessian if order == 2 else derive)(p, wrt, layout=layout or "denominator")
     _verified(d)
     order_ = [layout or "denominator"] + [L for L in LAYOUTS if L != (layout or "denominator")]
-    dropped: list = []
-    claim = read_claim(claimed, d.variables, targets=[d.in_layout(L).result.shape for L in order_], dropped=dropped)
-    return _judge(d, claim, layout, trials, seed, tol, dropped)
+    targets = [d.in_layout(L).result.shape for L in order_]
+    try:
+        readings = read_claims(claimed, d.variables, targets=targets)
+    except (ShapeMismatchError, E.ShapeError) as err:
+        return _untyped(d, claimed, layout, err, tol)
+    verdicts = [_judge(d, r.expr, layout, trials, seed, tol, r.dropped) for r in readings]
+    for v in verdicts:
+        v.claimed_text = claimed if isinstance(claimed, str) else ""
+    if len(readings) > 1:
+        return _ambiguous(d, readings, verdicts, trials, seed, tol) or verdicts[0]
+    return verdicts[0]
+
+
+def _untyped(d: Derivative, claimed, layout, err: Exception, tol: float) -> Verdict:
+    """A claim that does not type-check is wrong: tag wrong-shape, naming the shapes involved."""
+    want = " or ".join(f"{E.fmt_shape(d.in_layout(L).result.shape)} ({L} layout)"
+                       for L in ([layout] if layout else list(LAYOUTS)))
+    what = str(err).split(" at column")[0]
+    msg = f"wrong shape: the claim '{claimed}' does not type-check ({what}); the {d.kind} is {want}"
+    return Verdict(False, "wrong-shape", ["wrong-shape"], msg, d.in_layout(layout or "denominator"), None, None,
+                   layout, "shapes compared before numbers", tolerance=tol,
+                   claimed_text=claimed if isinstance(claimed, str) else "")
+
+
+def _ambiguous(d: Derivative, readings: list, verdicts: list, trials: int, seed: int, tol: float) -> Verdict | None:
+    """Two readings that type-check and differ: the claim is ambiguous, and both are shown (None if they agree)."""
+    points = judging_points(d.function, d.denominator, list(d.variables.values()), trials, seed)
+    first = readings[0].expr
+    if all(r.expr.shape == first.shape and compare(points.values(r.expr), points.values(first), tol).equal
+           for r in readings[1:]):
+        return None
+    shown = "; ".join(f"read as {r.reader}, it is {to_text(r.expr)} ({'correct' if v.correct else 'wrong: ' + v.message})"
+                      for r, v in zip(readings, verdicts))
+    v = verdicts[0]
+    v.correct, v.mistake, v.mistakes = False, "ambiguous", ["ambiguous"]
+    v.message = f"ambiguous: {shown}; write it with explicit operators (* and ')"
+    v.readings = [(r.reader, to_text(r.expr), w.correct) for r, w in zip(readings, verdicts)]
+    return v
 
 
 def judging_points(function: E.Expr, expected: E.Expr, variables, trials: int = TRIALS, seed: int = 0) -> Points:
     """Points in the domain of the function and of the correct answer: never chosen by the claim."""
     try:
-        return Points(variables, E.add(E.sum_(function), E.sum_(expected)), trials, seed, fallback=function)
+        return Points(variables, E.add(E.sum_(function), E.sum_(expected)), trials, seed, fallback=function,
+                      nonzero=expected)
     except (MatcalcError, E.ShapeError):
-        return Points(variables, function, trials, seed)
+        return Points(variables, function, trials, seed, nonzero=expected)
 
 
 def undefined_message(points: Points, k: int, what: str = "the claim",
@@ -263,7 +347,9 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
     fitting = [L for L in layouts if claim.shape == targets[L].shape]
 
     def verdict(correct, L, mistakes=(), message="", method="", proof="", ce=None, factor=None, err=0.0):
-        exp_layout = L if L in LAYOUTS else (layout or "denominator")
+        exp_layout = layout or (L if L in LAYOUTS else "denominator")  # shown in the layout asked for
+        if not correct and mistakes and mistakes[0] != "unconfirmed":
+            message += _region_note(points, claim, targets[L if L in LAYOUTS else exp_layout], tol, ce)
         return Verdict(correct, (list(mistakes) or [None])[0], list(mistakes), message, d.in_layout(exp_layout),
                        claim, L, layout, method, proof, ce, factor, points.describe(), tol, err, list(notes))
 
@@ -277,7 +363,7 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
     for L in fitting:
         cmp = compare(points.values(claim), points.values(targets[L]), tol)
         matches[L] = cmp
-    good = [L for L in fitting if matches[L].equal]
+    good = [L for L in fitting if matches[L].equal and matches[L].live >= MIN_TRIALS]
     notes = []
     for L in fitting:
         if proofs[L] and not matches[L].equal:
@@ -292,11 +378,23 @@ def _judge(d: Derivative, claim: E.Expr, layout: str | None, trials: int, seed: 
             ce = counterexample(points, k, points.values(claim), points.values(targets[L])) \
                 if claim.shape == targets[L].shape else None
             return verdict(False, None, ["wrong"], msg, checked, ce=ce, err=float("inf"))
-    if good:
-        L = good[0]
+    # agreement that proves nothing: both 0 everywhere, or a side of a kink never reached
+    agree = good or [L for L in fitting if matches[L].equal]
+    if agree and not proofs.get(agree[0]) and (points.unreached or not good):
+        L = agree[0]
+        if not good:
+            why = (f"the claim and the answer are both 0 at every point drawn ({matches[L].used} points), so the "
+                   "numbers cannot tell it from a wrong claim")
+        else:
+            why = (f"it agrees where {'; '.join(points.reached) or 'tested'}, but no point where "
+                   f"{'; '.join(points.unreached)} was found, and a claim is not called correct on the sides "
+                   "tested alone")
+        return verdict(False, L, ["unconfirmed"], f"cannot be confirmed: {why}", checked, err=matches[L].max_error)
+    if agree:
+        L = agree[0]
         same = compare(points.values(targets["denominator"]), points.values(targets["numerator"]), tol).equal \
             if targets["denominator"].shape == targets["numerator"].shape else False
-        which = "either" if (layout is None and len(good) == 2 and same) else L
+        which = "either" if (layout is None and len(agree) == 2 and same) else L
         proof = proofs.get(L)
         method = "proved" if proof else checked
         detail = proof or (f"max relative error {matches[L].max_error:.1e} <= {tol:g} at shapes {points.describe()}")

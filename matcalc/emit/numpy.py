@@ -158,6 +158,8 @@ def _power(e: E.Power, c):
         return f"(1.0 / {c(b)})"
     if isinstance(p, E.Const) and p.value == 2:
         return f"xp.square({c(b)})"
+    if e.is_scalar:  # Python numbers give a complex number for (-2.0) ** 0.5; arrays give nan, as must this
+        return f"_rpow({c(b)}, {c(p)})"
     return f"({c(b)} ** {c(p)})"
 
 

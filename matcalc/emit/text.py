@@ -86,32 +86,36 @@ def _matmul(e: E.MatMul, pr):
             s, p = pr(x)
             # a 1x1 product inside a product must keep its parentheses
             out.append(f"({s})" if isinstance(x, E.MatMul) or p <= MUL else s)
-    for x in chain:
-        s, p = pr(x)
+    for i, x in enumerate(chain):
+        s, p = _sized_by(x, _chain_pins(chain, i), pr)
         out.append(_paren(s, p, MUL + 1))
     return sign + "*".join(out), (NEG if sign else MUL)
 
 
-def sum_printer(paren):
-    """The printer of a sum, shared by text and LaTeX: a - b for a negative coefficient."""
+def sum_printer(paren, short=None):
+    """The printer of a sum, shared by text and LaTeX: a - b for a negative coefficient.
+
+    ``short``: the printer of a ones term that a sibling sizes (text's ``vector(1)``).
+    """
 
     def print_sum(e: E.Add, pr):
-        return _sum(e, pr, paren)
+        return _sum(e, pr, paren, short)
 
     return print_sum
 
 
-def _sum(e: E.Add, pr, _paren):
+def _sum(e: E.Add, pr, _paren, short=None):
     from ..simplify import split_coeff
 
     pieces = []
     for i, t in enumerate(e.args):
         c, rest = split_coeff(t)
+        pinned = short is not None and _has_sizing_sibling(e.args, i)
         if c < 0 and i > 0:
-            s, p = pr(E.matmul(E.const(-c), rest))
+            s, p = short(rest) if pinned and c == -1 and isinstance(rest, E.Ones) else pr(E.matmul(E.const(-c), rest))
             pieces.append(" - " + _paren(s, p, MUL))
         else:
-            s, p = pr(t)
+            s, p = short(t) if pinned and isinstance(t, E.Ones) else pr(t)
             pieces.append((" + " if i else "") + _paren(s, p, ADD + 1 if i else ADD))
     return "".join(pieces), ADD
 
@@ -154,14 +158,73 @@ def _eye(d) -> str:
     return f"eye({_dim(d)})"
 
 
+def _dim_factors(d) -> list:
+    """The factors of a (product) dimension: m*n -> [m, n], n^2 -> [n, n], 1 -> []."""
+    import sympy
+
+    if isinstance(d, sympy.Mul):
+        return [f for a in d.args for f in _dim_factors(a)]
+    if isinstance(d, sympy.Pow) and d.exp.is_Integer and d.exp > 1:
+        return _dim_factors(d.base) * int(d.exp)
+    return [] if d == 1 else [d]
+
+
+def sized_ones(rows, cols) -> str:
+    """``ones(m, n)``: the all-ones matrix with its size written out; a product size as a Kronecker product.
+
+    >>> import sympy
+    >>> m, n, p = sympy.symbols("m n p")
+    >>> sized_ones(n, 1), sized_ones(m * n, p)
+    ('ones(n, 1)', 'kron(ones(m, p), ones(n, 1))')
+    """
+    rf, cf = _dim_factors(rows) or [1], _dim_factors(cols) or [1]
+    k = max(len(rf), len(cf))
+    rf, cf = rf + [1] * (k - len(rf)), cf + [1] * (k - len(cf))
+    parts = [f"ones({_dim(r)}, {_dim(c)})" for r, c in zip(rf, cf)]
+    out = parts[-1]
+    for p in reversed(parts[:-1]):
+        out = f"kron({p}, {out})"
+    return out
+
+
 def _ones(e, pr):
+    """The all-ones matrix with its size: the short spellings are printed only where the context sizes them."""
+    return sized_ones(e.rows, e.cols), ATOM
+
+
+def short_ones(e: E.Ones) -> tuple:
+    """``vector(1)``, ``vector(1)'`` or ``matrix(1)``: the spelling whose size comes from its context."""
     if e.rows == 1:
         return "vector(1)'", POST
     return ("vector(1)" if e.cols == 1 else "matrix(1)"), ATOM
 
 
+def _sized_by(e, pinned: bool, pr):
+    """``e`` printed; a ones matrix whose size the context pins (``pinned``) in its short spelling."""
+    return short_ones(e) if pinned and isinstance(e, E.Ones) else pr(e)
+
+
+def _chain_pins(chain: list, i: int) -> bool:
+    """Whether a ones factor at ``chain[i]`` of a matrix product is sized by its neighbours.
+
+    Its rows come from the factor before it and its columns from the factor after
+    it (a size of 1 needs no neighbour); a neighbour that is itself a ones matrix
+    does not count, since its own size may come from nowhere.
+    """
+    e = chain[i]
+    rows_ok = e.rows == 1 or (i > 0 and not isinstance(chain[i - 1], E.Ones))
+    cols_ok = e.cols == 1 or (i + 1 < len(chain) and not isinstance(chain[i + 1], E.Ones))
+    return rows_ok and cols_ok
+
+
+def _has_sizing_sibling(args, i: int) -> bool:
+    """A term of a sum (or factor of an elementwise product) is sized by a sibling that is not a constant."""
+    return any(j != i and not isinstance(a, (E.Ones, E.Zero, E.Identity, E.Const)) for j, a in enumerate(args))
+
+
 def _zero(e, pr):
-    return ("vector(0)" if e.cols == 1 else "matrix(0)"), ATOM
+    """A zero matrix with its size, as 0*ones(m, n) (which parses back to the zero matrix)."""
+    return f"0*{sized_ones(e.rows, e.cols)}", MUL
 
 
 def _transpose(e, pr):
@@ -186,9 +249,10 @@ PRINTERS = {
     E.Ones: _ones,
     E.Zero: _zero,
     E.Commutation: lambda e, pr: (f"commutation({_dim(e.args[0])}, {_dim(e.args[1])})", ATOM),
-    E.Add: sum_printer(_paren),
+    E.Add: sum_printer(_paren, lambda e: short_ones(e)),
     E.MatMul: _matmul,
-    E.Hadamard: lambda e, pr: (".*".join(_paren(*pr(f), MUL + 1) for f in e.args), MUL),
+    E.Hadamard: lambda e, pr: (".*".join(_paren(*_sized_by(f, _has_sizing_sibling(e.args, i), pr), MUL + 1)
+                                         for i, f in enumerate(e.args)), MUL),
     E.Kron: lambda e, pr: (f"kron({pr(e.args[0])[0]}, {pr(e.args[1])[0]})", ATOM),
     E.Transpose: _transpose,
     E.Inverse: _fn("inv"),

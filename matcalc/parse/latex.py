@@ -60,15 +60,26 @@ GREEK = {
     "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varphi": "phi", "varsigma": "sigma",
 }
 
+UNICODE_GREEK = dict(zip("αβγδεζηθικλμνξρστυφχψωΓΔΘΛΞΣΥΦΨΩϵϑϕ",
+    ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi rho sigma tau upsilon phi chi "
+     "psi omega Gamma Delta Theta Lambda Xi Sigma Upsilon Phi Psi Omega epsilon theta phi").split()))
+
+
+def greek_name(tok: str) -> str:
+    """The name a Greek token spells: \\lambda and λ are lambda."""
+    return UNICODE_GREEK[tok] if tok in UNICODE_GREEK else GREEK[tok[1:]]
+
+
 # function words, as written after \operatorname, \mathrm or \text, or before "(";
 # looked up as written, then in lower case
 FUNCTIONS = {
     **{f: f for f in FUNCTION_ARITY if f not in ("commutation", "eye", "vector", "matrix")},
-    "ln": "log", "sgn": "sign", "trace": "tr", "lse": "logsumexp", "frobenius": "normF",
+    "ln": "log", "sgn": "sign", "trace": "tr", "lse": "logsumexp", "frobenius": "normF", "sech": "sech",
 }
 # function commands of LaTeX itself (\tr, \diag and \sgn are common macros)
 COMMAND_FUNCTIONS = {
     "exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos", "tanh": "tanh", "det": "det",
+    "tan": "tan", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
     "tr": "tr", "Tr": "tr", "diag": "diag", "sgn": "sign",
 }
 PRODUCT_OPS = {
@@ -116,9 +127,9 @@ _ps_@: signed_sum_@
 ?signed_bare_@: bare_@ | MINUS signed_bare_@ -> neg | PLUS signed_bare_@ -> pos
 ?signed_sum_@: _rest_@ | MINUS signed_sum_@ -> neg | PLUS signed_sum_@ -> pos
 _rest_@: bigsum_@ | sumbare_@
-bare_@: FUNC (f_first f_juxt_@* | bare_@)
-sumbare_@: FUNC (bigsum_@ | sumbare_@)
-bigsum_@: SUM limits hadamard_@
+bare_@: FUNC _fmod? (f_first f_juxt_@* | bare_@)
+sumbare_@: FUNC _fmod? (bigsum_@ | sumbare_@)
+bigsum_@: SUM limits? hadamard_@
 """
 
 _COMMON_RULES = r"""
@@ -131,7 +142,7 @@ _COMMON_RULES = r"""
 ?f_func: call _script*
 ?f_first: (_atom | _bar | call) _script*
 
-_atom: number | letter | greek | word | bold | decor | frac | sqrt | bracket | brace | abs_lr | norm_lr
+_atom: number | letter | greek | word | bold | decor | frac | sqrt | bracket | brace | abs_lr | norm_lr | indicator
 _bar: abs_bar | norm_bar
 number: NUMBER
 digit: DIGIT
@@ -150,7 +161,11 @@ abs_lr: LABS sum_n RABS
 norm_lr: LNORM sum_n RNORM
 abs_bar: ABSBAR sum_b ABSBAR
 norm_bar: NORMBAR sum_b NORMBAR
-call: FUNC "(" sum_n ("," sum_n)* ")"
+call: FUNC _fmod? "(" sum_n ("," sum_n)* ")"
+_fmod: fpow | prime
+fpow: "^" (digit | brace)
+indicator: INDIC ("[" cond "]" | "(" cond ")" | LSET cond RSET)
+cond: sum_n CMP sum_n
 
 _script: sup | sub | prime
 sup: "^" (digit | letter | greek | tmark | sneg | brace | tbrace)
@@ -177,14 +192,18 @@ _TERMINALS = {
     "TMARK.4": rf"\\(?:top|intercal|transpose){_END}|\\(?:mathsf|mathrm|rm|sf|text|textsf)\s*(?:\{{\s*T\s*\}}|T{_END})",
     "FUNC.3": (
         rf"\\(?:{_words(COMMAND_FUNCTIONS)}){_END}"
-        rf"|\\sigma{_PAREN_AHEAD}"
+        rf"|\\sigma(?=\s*(?:'|\^\s*\{{?\s*\\prime\s*\}}?)?{_PAREN_AHEAD[3:]}"
         rf"|\\operatorname\*?\s*\{{\s*[A-Za-z][A-Za-z0-9]*\s*\}}"
         rf"|{_ROMAN}\{{\s*(?i:{_words(FUNCTIONS)})\s*\}}"
         rf"|(?<![A-Za-z\\])(?i:{_words(FUNCTIONS)}){_PAREN_AHEAD}"
     ),
+    "INDIC.5": r"\\(?:mathbb|mathbf|bm|boldsymbol)\s*\{\s*[1I]\s*\}(?=\s*(?:\[|\(|\\\{))",
+    "CMP": rf"\\(?:geqslant|leqslant|geq|leq|ge|le|gt|lt){_END}|>=|<=|>|<|\u2265|\u2264",
+    "LSET": r"\\\{",
+    "RSET": r"\\\}",
     "NORMBAR.2": rf"\\\||\|\||\\Vert{_END}",
     "WORDNAME.1": rf"{_ROMAN}\{{\s*[A-Za-z][A-Za-z0-9]*\s*\}}",
-    "GREEK": rf"\\(?:{_words(GREEK)}){_END}",
+    "GREEK": rf"\\(?:{_words(GREEK)}){_END}|[{''.join(UNICODE_GREEK)}]",
     "FONT": rf"\\(?:mathbf|boldsymbol|bm|pmb|mathbfit|vec|mathbb|mathcal|textbf|bf){_END}",
     "DECOR": rf"\\(?:{_words(DECORATIONS)}){_END}",
     "FRAC": rf"\\[dtc]?frac{_END}",
@@ -224,12 +243,13 @@ _CLOSERS = {"RPAR": "')'", "RSQB": "']'", "RBRACE": "'}'", "RABS": r"'\rvert'", 
 
 
 def parse_latex(text: str, shapes: dict | None = None, assume: dict | None = None,
-                known: set | None = None) -> Parsed:
+                known: set | None = None, bars: str = "abs") -> Parsed:
     r"""Parse LaTeX math into a matcalc expression with shapes.
 
     Takes the same ``shapes``, ``assume`` and ``known`` as
     :func:`matcalc.parse.parse` and gives the same result as the plain-text
-    twin of the formula.
+    twin of the formula.  ``bars="det"`` reads ``|X|`` as the determinant (the
+    Matrix Cookbook's notation) instead of the elementwise absolute value.
 
     >>> p = parse_latex(r"$\mathbf{v}^\top A \mathbf{v}$")
     >>> p.shapes_note()
@@ -241,11 +261,11 @@ def parse_latex(text: str, shapes: dict | None = None, assume: dict | None = Non
     ...     parse("lambda/(2*m)*normF(W)^2", shapes={"W": "k x p"}).expr
     True
     """
-    tree = parse_latex_tree(text, declared=set(shapes or ()) | set(known or ()))
+    tree = parse_latex_tree(text, declared=set(shapes or ()) | set(known or ()), bars=bars)
     return build_parsed(tree, text, shapes, assume, known)
 
 
-def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
+def parse_latex_tree(text: str, declared: set = frozenset(), bars: str = "abs") -> Node:
     """The plain-text AST of a LaTeX formula.
 
     ``e`` and ``I`` are Euler's number and the identity unless ``declared``
@@ -255,7 +275,7 @@ def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
         raise ParseError(f"expected the expression as text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ParseError(f"the expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    src = _blank_delimiters(text)
+    src = _respell(_blank_delimiters(text))
     if not src.strip():
         raise ParseError("the expression is empty")
     _check_nesting(src, text)
@@ -272,7 +292,7 @@ def parse_latex_tree(text: str, declared: set = frozenset()) -> Node:
     if _depth(tree) > LARK_DEPTH:
         raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep")
     try:
-        return _ToNode(text, declared).node(tree)
+        return _ToNode(text, declared, bars).node(tree)
     except RecursionError:
         raise ParseError("the expression is nested too deeply (a very long product?)") from None
 
@@ -305,6 +325,20 @@ def _blank_delimiters(text: str) -> str:
                 blank(j - len(right), j)
                 break
     return "".join(chars)
+
+
+# spellings rewritten before parsing, padded with blanks so that columns stay where they were
+_RESPELL = [
+    (re.compile(r"\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![A-Za-z])|\\prime(?![A-Za-z])"), "'"),  # A^{\prime}
+    (re.compile(r"\^\s*\{\s*-\s*1\s*\^\s*\{?\s*(?:T|\\top)\s*\}?\s*\}"), "^{-T}"),  # X^{-1^T}
+]
+
+
+def _respell(src: str) -> str:
+    r"""``A^{\prime}`` is ``A'``; ``X^{-1^T}`` is ``X^{-T}``."""
+    for rx, new in _RESPELL:
+        src = rx.sub(lambda m: new.ljust(len(m.group(0))), src)
+    return src
 
 
 def _check_nesting(src: str, text: str) -> None:
@@ -370,6 +404,40 @@ class _Scope:
     entries: set = field(default_factory=set)  # ids of Nodes that came from x_i
 
 
+def _modifier(children: list) -> tuple:
+    """(the ^k or ' written right after a function name, or None; the remaining children)."""
+    if children and isinstance(children[0], Tree) and children[0].data in ("fpow", "prime"):
+        return children[0], children[1:]
+    return None, children
+
+
+def _deriv_table() -> dict:
+    """f' as a node builder: f'(u) from u and ``call(g, u)``."""
+
+    def n(v):
+        return Node("number", value=v)
+
+    def prod(a, b, op=".*"):
+        return Node("product", [Node("group", [a]), Node("group", [b])], value=[op])
+
+    def minus(a, b):
+        return Node("sum", [a, Node("group", [b])], value=["-"])
+
+    return {
+        "sigmoid": lambda u, c: prod(c("sigmoid", u), minus(n("1"), c("sigmoid", u))),
+        "tanh": lambda u, c: minus(n("1"), Node("pow", [Node("group", [c("tanh", u)]), n("2")], value=".^")),
+        "exp": lambda u, c: c("exp", u),
+        "log": lambda u, c: prod(n("1"), u, "./"),
+        "relu": lambda u, c: c("step", u),
+        "softplus": lambda u, c: c("sigmoid", u),
+        "sin": lambda u, c: c("cos", u),
+        "cos": lambda u, c: Node("neg", [c("sin", u)]),
+    }
+
+
+DERIVATIVES = _deriv_table()
+
+
 def _kind(t) -> str:
     """The rule name without its context suffix; every factor rule is "factor"."""
     k = t.data
@@ -396,9 +464,12 @@ def _roman(tok: str) -> str:
 class _ToNode:
     """Converts the lark tree top-down (sums need to know their indices below them)."""
 
-    def __init__(self, text: str, declared: set):
+    def __init__(self, text: str, declared: set, bars: str = "abs"):
+        if bars not in ("abs", "det"):
+            raise ValueError(f"bars must be 'abs' or 'det', got {bars!r}")
         self.text = text
         self.declared = declared
+        self.bars = bars
         self.scopes: list[_Scope] = []
 
     def fail(self, message: str, pos: int) -> ParseError:
@@ -441,7 +512,7 @@ class _ToNode:
         if k == "letter":
             return str(t.children[0])
         if k == "greek":
-            return GREEK[str(t.children[0])[1:]]
+            return greek_name(str(t.children[0]))
         if k == "word":
             return _roman(str(t.children[0]))
         if k == "bold":
@@ -507,7 +578,7 @@ class _ToNode:
         for tok in arg.children:
             v = str(tok)
             if tok.type == "GREEK":
-                v = GREEK[v[1:]]
+                v = greek_name(v)
             elif tok.type == "WORDNAME":
                 v = _roman(v)
             parts.append(v)
@@ -577,7 +648,11 @@ class _ToNode:
         return _kind(t) == "tmark" or (_kind(t) == "letter" and str(t.children[0]) == "T")
 
     def pow(self, base: Node, exponent: Node, start: int, end: int) -> Node:
-        op = ".^" if self.touches(base) else "^"
+        inner = base
+        while inner.kind == "group":
+            inner = inner.args[0]
+        # an entry, or an elementwise function's value (\tanh(x)^2), is squared entry by entry
+        op = ".^" if self.touches(base) or (inner.kind == "call" and inner.value in ELEMENTWISE) else "^"
         return Node("pow", [base, exponent], value=op, start=start, end=end)
 
     # -- operators --
@@ -595,9 +670,19 @@ class _ToNode:
                 continue
             if items:
                 ops.append(pending)
-            items.append(self.node(c))
+            item = self.node(c)
+            if items and item.kind == "group" and pending == "*" and self.is_heaviside(items[-1]):
+                items[-1] = self.call("step", [item], items[-1].start, item.end)  # H(z): the Heaviside step
+                ops.pop()
+            else:
+                items.append(item)
             pending = "*"
         return self.chain(items, ops)
+
+    def is_heaviside(self, n: Node) -> bool:
+        """H right before a parenthesis is the Heaviside step, unless H is a name of the problem."""
+        return n.kind == "name" and n.value == "H" and "H" not in self.declared and "H(" == \
+            self.text[n.start:n.end + 1].replace(" ", "")[:2]
 
     def chain(self, items: list, ops: list) -> Node:
         """An n-ary product; kron folds to the left; inside a sum, products of entries are elementwise."""
@@ -632,7 +717,9 @@ class _ToNode:
 
     def _frac(self, t):
         num, den = (self.token_or_node(c) for c in t.children[1:])
-        return self.chain([num, den], ["/"])
+        out = self.chain([num, den], ["/"])
+        out.start, out.end = t.meta.start_pos, t.meta.end_pos  # errors quote \frac{..}{..} whole
+        return out
 
     def token_or_node(self, c) -> Node:
         """A \\frac numerator: a tree, or a lone DIGIT, LETTER or GREEK token (\\frac12, \\frac\\lambda m)."""
@@ -640,14 +727,14 @@ class _ToNode:
             return self.node(c)
         if c.type == "DIGIT":
             return Node("number", value=str(c), start=c.start_pos, end=c.end_pos)
-        base = GREEK[str(c)[1:]] if c.type == "GREEK" else str(c)
+        base = greek_name(str(c)) if c.type == "GREEK" else str(c)
         return self.name(base, [], c.start_pos, c.end_pos)
 
     def _sqrt(self, t):
         return self.call("sqrt", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
 
     def _abs(self, t):
-        return self.call("abs", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
+        return self.call(self.bars, [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
 
     def _norm(self, t):
         return self.call("norm2", [self.node(t.children[1])], t.meta.start_pos, t.meta.end_pos)
@@ -656,13 +743,35 @@ class _ToNode:
 
     def _call(self, t):
         f = self.function(t.children[0])
-        args = [self.node(c) for c in t.children[1:]]
-        return self.call(f, args, t.meta.start_pos, t.meta.end_pos)
+        mod, rest = _modifier(t.children[1:])
+        args = [self.node(c) for c in rest]
+        return self.modified(f, mod, args, t.meta.start_pos, t.meta.end_pos)
 
     def _bare(self, t):
         f = self.function(t.children[0])
-        arg = self.chain([self.node(c) for c in t.children[1:]], ["*"] * (len(t.children) - 2))
-        return self.call(f, [arg], t.meta.start_pos, t.meta.end_pos)
+        mod, rest = _modifier(t.children[1:])
+        arg = self.chain([self.node(c) for c in rest], ["*"] * (len(rest) - 1))
+        return self.modified(f, mod, [arg], t.meta.start_pos, t.meta.end_pos)
+
+    def modified(self, f: str, mod, args: list, start: int, end: int) -> Node:
+        r"""``\tanh^2(x)`` is ``tanh(x).^2``; ``\sigma'(z)`` is the derivative of sigmoid at z."""
+        if mod is None:
+            return self.call(f, args, start, end)
+        if mod.data == "prime":
+            if f not in DERIVATIVES or len(args) != 1:
+                raise self.fail(f"the derivative {f}' is not supported; write it out", start)
+            return self.group(DERIVATIVES[f](args[0], lambda g, a: self.call(g, [a], start, end)), start, end)
+        exponent = self.node(mod.children[0])
+        if exponent.kind == "group":
+            exponent = exponent.args[0]
+        if exponent.kind == "neg":
+            raise self.fail(f"{f}^{{-1}} is ambiguous (the inverse function or 1/{f}); write it out", start)
+        return Node("pow", [self.group(self.call(f, args, start, end), start, end), exponent], value=".^",
+                    start=start, end=end)
+
+    @staticmethod
+    def group(n: Node, start: int, end: int) -> Node:
+        return Node("group", [n], start=start, end=end)
 
     def function(self, tok: Token) -> str:
         s = str(tok)
@@ -687,10 +796,30 @@ class _ToNode:
                 a = a.args[0]
             if a.kind == "call" and a.value == "det":
                 f, args = "logdet", a.args
+        if f == "sech":  # sech(u) = 2 / (exp(u) + exp(-u))
+            (u,) = args
+            two = Node("number", value="2", start=start, end=end)
+            both = Node("sum", [self.call("exp", [u], start, end),
+                                self.call("exp", [Node("neg", [u], start=start, end=end)], start, end)],
+                        value=["+"], start=start, end=end)
+            return self.group(Node("product", [two, self.group(both, start, end)], value=["./"], start=start,
+                                   end=end), start, end)
         if f not in ELEMENTWISE and any(self.touches(a) for a in args):
             raise self.fail(f"{f} of an indexed entry inside a sum is not supported; "
                             f"only elementwise functions can be summed entry by entry", start)
         return Node("call", args, value=f, start=start, end=end)
+
+    def _indicator(self, t):
+        r"""``\mathbb{1}[a > b]`` is ``step(a - b)``; ``\mathbb{1}[a < b]`` is ``step(b - a)``."""
+        cond = next(c for c in t.children if isinstance(c, Tree))
+        a, op, b = cond.children
+        left, right = self.node(a), self.node(b)
+        if str(op).lstrip("\\").startswith(("<", "l", "\u2264")):
+            left, right = right, left
+        start, end = t.meta.start_pos, t.meta.end_pos
+        diff = Node("sum", [self.group(left, start, end), self.group(right, start, end)], value=["-"],
+                    start=start, end=end)
+        return self.call("step", [diff], start, end)
 
     # -- sums of entries --
 
@@ -699,6 +828,10 @@ class _ToNode:
         indices: list = []
         body = t
         while _kind(body) == "bigsum":  # \sum_i \sum_j is \sum_{i,j}
+            if len(body.children) == 2:  # \sum W: the sum of the entries of the first factor after it
+                if indices:
+                    raise self.fail("a \\sum without indices inside an indexed \\sum", start)
+                return self.bare_sum(self.node(body.children[1]), start, t.meta.end_pos)
             _, limits, body = body.children
             indices += [str(c) for c in limits.children if isinstance(c, Token)]
         for i in indices:
@@ -708,6 +841,7 @@ class _ToNode:
         self.scopes.append(scope)
         try:
             inner = self.node(body)
+            constant = self.constant_factors(inner)
         finally:
             self.scopes.pop()
         if not scope.used:
@@ -715,7 +849,31 @@ class _ToNode:
             raise self.fail(f"the summand of \\sum_{{{idx}}} has no entry indexed by {idx}; only sums of all entries "
                             f"(such as \\sum_{{{idx}}} x_{{{indices[0] if len(indices) == 1 else ''.join(indices)}}}) "
                             f"are supported", start)
+        if constant:  # \sum_{i,j} W_{ij} 1 1^T is sum(W) * (1 1^T)
+            entries, rest = constant
+            total = self.call("sum", [entries], start, t.meta.end_pos)
+            return self.collapse([total, *rest], ["*"] * len(rest))
         return Node("call", [inner], value="sum", start=start, end=t.meta.end_pos)
+
+    def bare_sum(self, inner: Node, start: int, end: int) -> Node:
+        r"""``\sum W \, \mathbf{1}\mathbf{1}^T`` is sum(W)*1*1': the factors after the first multiply the sum."""
+        if inner.kind == "product" and all(op == "*" for op in inner.value):
+            total = self.call("sum", [inner.args[0]], start, inner.args[0].end)
+            return self.collapse([total, *inner.args[1:]], inner.value)
+        return self.call("sum", [inner], start, end)
+
+    def constant_factors(self, inner: Node):
+        """(the product of the factors that hold entries, the others), when some factors hold no entry.
+
+        Factors free of the sum's indices come out of it: sum_ij W_ij M = sum(W) * M.
+        """
+        if inner.kind != "product" or any(op not in ("*", ".*") for op in inner.value):
+            return None
+        holding = [a for a in inner.args if self.touches(a)]
+        rest = [a for a in inner.args if not self.touches(a)]
+        if not holding or not rest:
+            return None
+        return self.collapse(holding, [".*"] * (len(holding) - 1)), rest
 
     def touches(self, n: Node) -> bool:
         """Whether the node holds an entry x_i of the innermost sum (outside a non-elementwise call)."""

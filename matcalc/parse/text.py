@@ -13,7 +13,7 @@ identity sized from its context, like ``vector(c)`` (LaTeX's bare ``I``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy
@@ -30,13 +30,17 @@ FUNCTION_ARITY = {
     **{f: 1 for f in ELEMENTWISE},
     **{f: 1 for f in TO_SCALAR},
     "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
-    "kron": 2, "vec": 1, "commutation": 2,
+    "kron": 2, "vec": 1, "commutation": 2, "ones": 2,
 }
+SIZED = ("eye", "commutation", "ones")  # functions whose arguments are sizes, not expressions
 SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
 MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
+# matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
+# fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
+SOFT_SCALARS = set("abcdefg")
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
@@ -181,6 +185,7 @@ class Parsed:
     # subterms with a restricted domain (log, sqrt, a divisor, inv, ...) that the input writes but the built
     # expression no longer holds (0*log(-s) is built as 0): where one is undefined, the input is undefined
     dropped: tuple = ()
+    notes: list = field(default_factory=list)  # how a name's shape was read, where another reading would fit
 
     def shapes_note(self) -> str:
         return E.shapes_note(self.variables)
@@ -265,6 +270,14 @@ class _Inferrer:
         self.named: dict = {}
         self.const_nodes: dict = {}
         self.power_names: set = set()  # integer symbols used as matrix-power exponents (X^k)
+        self.soft: set = set()  # a-g names read as scalars so far
+        self.promote: list = []  # soft names that only a vector fits where they are used
+        self.broadcast: list = []  # (sum node, scalar term, array term): a scalar added to every entry
+
+    def _soft_name(self, n: Node):
+        while n.kind == "group":
+            n = n.args[0]
+        return n.value if n.kind == "name" and n.value in self.soft else None
 
     def named_dim(self, name: str) -> D:
         d = self.named.get(name)
@@ -319,6 +332,13 @@ class _Inferrer:
             for a, t in arrays[1:]:
                 self.unify(t0[0], t[0], n, "sum", (a0, t0, a, t))
                 self.unify(t0[1], t[1], n, "sum", (a0, t0, a, t))
+            for a, t in zip(n.args, ts):
+                if _is_scalar(t):
+                    nm = self._soft_name(a)
+                    if nm is not None:
+                        self.promote.append(nm)  # b in A*x + b: a vector
+                    else:
+                        self.broadcast.append((n, a, arrays))
             return t0
         if k == "product":
             left, lt = n.args[0], self.infer(n.args[0])
@@ -329,7 +349,9 @@ class _Inferrer:
                     if _is_scalar(acc):
                         acc = t
                     elif _is_scalar(t):
-                        pass
+                        if self._soft_name(a) is not None:
+                            self.promote.append(self._soft_name(a))  # b in a'*X*b or X*b: a vector
+
                     else:
                         self.unify(acc[1], t[0], n, "matrix product", (left, acc, a, t))
                         acc = (acc[0], t[1])
@@ -373,7 +395,7 @@ class _Inferrer:
         raise _Fail(n, f"unknown syntax {k}")  # pragma: no cover
 
     def _dim_arg(self, n: Node, a: Node) -> D:
-        """A size argument of eye(n) or commutation(m, n): a positive integer or a dimension name."""
+        """A size argument of eye(n), ones(m, n) or commutation(m, n): a positive integer or a dimension name."""
         if a.kind == "name":
             return self.named_dim(a.value)
         k = _int_literal(a) if a.kind == "number" else None
@@ -388,10 +410,12 @@ class _Inferrer:
             d = D()
             self.const_nodes[id(n)] = (d, d)
             return (d, d)
-        if f in ("eye", "commutation"):
+        if f in SIZED:
             ds = [self._dim_arg(n, a) for a in args]
             if f == "eye":
                 return (ds[0], ds[0])
+            if f == "ones":
+                return (ds[0], ds[1])
             return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
@@ -476,13 +500,106 @@ def _names(tree: Node) -> list:
         if n.kind == "name":
             if n.value not in out:
                 out.append(n.value)
-        elif n.kind == "call" and n.value in ("eye", "commutation"):
+        elif n.kind == "call" and n.value in SIZED:
             for a in n.args:
                 if a.kind == "name":
                     dims.add(a.value)
             continue
         stack.extend(reversed(n.args))
     return out, dims
+
+
+def _transposed_names(tree: Node) -> set:
+    """Names that are transposed somewhere (a' is a vector, not a scalar, even for a-g)."""
+    out, stack = set(), [tree]
+    while stack:
+        n = stack.pop()
+        if n.kind == "transpose":
+            a = n.args[0]
+            while a.kind == "group":
+                a = a.args[0]
+            if a.kind == "name":
+                out.add(a.value)
+        stack.extend(n.args)
+    return out
+
+
+def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set, soft: set,
+                 square: frozenset = frozenset()):
+    """Infer the shapes, revising the kinds of undeclared names until the expression type-checks.
+
+    A lower-case name used where only a scalar fits (a divisor, an exponent) becomes a scalar.  A
+    name of ``soft`` (a-g, read as scalars like matrixcalculus.org does) becomes a vector where it
+    is added to an array (``A*x + b``), multiplies an array from the right (``a'*X*b``, ``X*b``), or
+    where no scalar reading type-checks (``X*b + c``).  ``kinds`` is updated in place.
+    """
+    soft = set(soft)
+    fixed: set = set()  # promoted names: never demoted back
+    for _ in range(2 * len(kinds) + 2):
+        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
+        inf.soft = soft
+        try:
+            inf.infer(tree)
+        except _Fail as f:
+            sus = _suspects(f.must_be_scalar, kinds, declared) if f.must_be_scalar else []
+            sus = [s for s in sus if kinds[s] != "scalar" and s not in fixed]
+            if sus:
+                kinds[sus[0]] = "scalar"
+                continue
+            inside = _names(f.node)[0]
+            cand = [nm for nm in inside if nm in soft] or sorted(soft, key=lambda nm: _find_name(tree, nm))
+            if cand:
+                soft.discard(cand[0])
+                fixed.add(cand[0])
+                kinds[cand[0]] = "vector"
+                continue
+            err = _mismatch(f, text)
+            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names),)
+            raise err from None
+        if inf.promote:
+            for nm in dict.fromkeys(inf.promote):
+                soft.discard(nm)
+                fixed.add(nm)
+                kinds[nm] = "vector"
+            continue
+        return inf
+    raise ShapeMismatchError("could not infer the shapes", text)  # pragma: no cover - each retry fixes a name
+
+
+def _types_check(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> bool:
+    try:
+        _Inferrer(text, tree, kinds, declared, dim_names).infer(tree)
+        return True
+    except _Fail:
+        return False
+
+
+def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> str:
+    """'; if y is a scalar, ...' when reading one name (a vector or matrix by its case) as a scalar type-checks."""
+    for nm in sorted((k for k, v in kinds.items() if v in ("vector", "matrix")), key=lambda s: (s[:1].isupper(), s)):
+        if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+            return (f"; {nm} is read as a {kinds[nm]} from its case: if {nm} is a scalar, "
+                    f"declare it with --shape {nm}=scalar (shapes={{'{nm}': ()}})")
+    return ""
+
+
+def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> list:
+    """Notes for a scalar added to a name that is a vector or matrix only by its case (w'*x + z)."""
+    notes = []
+    for _sum, scalar, arrays in inf.broadcast:
+        for a, _t in arrays:
+            while a.kind == "group":
+                a = a.args[0]
+            nm = a.value if a.kind == "name" else None
+            if nm is None or kinds.get(nm) not in ("vector", "matrix") or nm in declared:
+                continue
+            if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+                note = (f"{nm} is read as a {kinds[nm]} from its case, so the scalar {scalar.src(text).strip()} "
+                        f"is added to each of its entries; if {nm} is a scalar, declare it with --shape {nm}=scalar "
+                        f"(shapes={{'{nm}': ()}})")
+                if note not in notes:
+                    notes.append(note)
+    return notes
 
 
 def _check_calls(tree: Node, text: str):
@@ -579,22 +696,13 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         if nm not in names:
             raise UnknownNameError(f"an assumption names {nm!r}, which does not occur in the expression")
     square = frozenset(nm for nm, a in assume.items() if {"symmetric", "spd", "invertible"} & a)
-    for _ in range(len(names) + 1):
-        inf = _Inferrer(text, tree, kinds, declared, dim_names, square)
-        try:
-            top = inf.infer(tree)
-            break
-        except _Fail as f:
-            sus = _suspects(f.must_be_scalar, kinds, declared) if f.must_be_scalar else []
-            sus = [s for s in sus if kinds[s] != "scalar"]
-            if sus:
-                kinds[sus[0]] = "scalar"
-                continue
-            raise _mismatch(f, text) from None
-    else:  # pragma: no cover - every retry fixes one name
-        raise ShapeMismatchError("could not infer the shapes", text)
+    soft = {nm for nm in names if kinds[nm] == "vector" and nm in SOFT_SCALARS} - _transposed_names(tree)
+    for nm in soft:
+        kinds[nm] = "scalar"
+    inf = _infer_kinds(tree, text, kinds, declared, dim_names, soft, square)
     for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
         kinds[nm] = "dim"
+    notes = _broadcast_notes(inf, tree, text, kinds, declared, dim_names)
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -621,7 +729,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         raise ShapeMismatchError(str(ex), text) from None
     kept = set(E.walk(e)) if builder.restricted else set()
     dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
-    return Parsed(e, variables, text, dropped)
+    return Parsed(e, variables, text, dropped=dropped, notes=notes)
 
 
 def _find_name(tree: Node, name: str) -> int:
@@ -773,8 +881,10 @@ class _Builder:
         if f == "eye":
             a = n.args[0]
             return E.Identity(_int_literal(a) if a.kind == "number" else a.value)
-        if f == "commutation":
+        if f in ("commutation", "ones"):
             ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args]
+            if f == "ones":
+                return E.const(1) if ds == [1, 1] else E.Ones(*ds)
             return E.commutation(*ds)
         args = [self.build(a) for a in n.args]
         a = args[0]

@@ -6,7 +6,7 @@ derived by :func:`matcalc.derive`, **verified** against central finite
 differences (:meth:`matcalc.Derivative.verify`, random non-square shapes),
 compiled to NumPy, and cached for the rest of the process.
 
-Conventions (the lecture's, ``shared/CONVENTIONS.md``): samples are columns.
+Conventions (the lecture's, ``docs/conventions.md``): samples are columns.
 After the bias trick ``X`` is ``(p+1) x n`` with a last row of ones, so the
 bias is the last column of ``W`` (``k x (p+1)``), or the last entry of ``w``
 (``(p+1) x 1``) for binary logistic regression.  ``Y`` is ``k x n`` with

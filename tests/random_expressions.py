@@ -1,0 +1,563 @@
+"""Random well-typed matcalc expressions, and an independent numerical judge of their derivatives.
+
+The generator covers the whole syntax: products, transposes, Hadamard
+products, every elementwise function of :data:`matcalc.functions.FUNCTIONS`,
+traces, sums, the three norms, inverses and logdets of SPD matrices,
+softmax and logsumexp, kron under a trace, matrix powers; scalar, vector and
+matrix outputs; symmetric/SPD/positive assumptions; depth up to 6.
+
+Every choice goes through a ``Chooser`` so the same generator runs on a NumPy
+random generator (the long script) or on Hypothesis draws (the suite, which
+then shrinks a failure to a small expression: the first option of each list
+is the simplest).
+
+The judge (:func:`judge`) differentiates with matcalc and compares the
+results in both layouts with central finite differences of the *function
+alone*: the function is compiled with matcalc's NumPy emitter, no derivative
+code is involved, and second derivatives are second differences of the
+function.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import matcalc
+from matcalc import expr as E
+from matcalc.emit.numpy import compile_expr
+from matcalc.functions import FUNCTIONS
+from matcalc.parse import parse
+
+# -- the variables: a fixed, declared vocabulary over three dimension symbols ----------------
+
+VECTORS = {"x": "n", "u": "n", "y": "m", "z": "p"}
+MATRICES = {"A": ("n", "n"), "S": ("n", "n"), "B": ("n", "m"), "W": ("m", "n"), "C": ("m", "p"),
+            "D": ("p", "n"), "T": ("m", "m")}
+SCALARS = ["a", "b", "c"]
+DIMS = ["n", "m", "p"]
+# assumptions the generator may switch on (S spd, T symmetric, c positive)
+ASSUMABLE = {"S": "spd", "T": "symmetric", "c": "positive"}
+KINKED = ("abs", "sign", "relu", "step")
+
+
+def shapes_of() -> dict:
+    out = {v: (d,) for v, d in VECTORS.items()}
+    out.update(MATRICES)
+    out.update({s: () for s in SCALARS})
+    return out
+
+
+class Chooser:
+    """Choices from a NumPy generator."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def choice(self, options: list):
+        return options[int(self.rng.integers(len(options)))]
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.rng.integers(lo, hi + 1))
+
+
+class HypothesisChooser:
+    """Choices from Hypothesis' ``data.draw``: shrinking moves to the first option and the low end."""
+
+    def __init__(self, data):
+        from hypothesis import strategies as st
+
+        self.data, self.st = data, st
+
+    def choice(self, options: list):
+        return self.data.draw(self.st.sampled_from(options))
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.data.draw(self.st.integers(lo, hi))
+
+
+# -- the generator ------------------------------------------------------------------------
+# A type is ("s",), ("v", d) or ("m", r, c).  gen(t, depth) returns text of type t whose tree has
+# exactly that depth (one child goes one level down, the others anywhere above a leaf).
+
+S_T = ("s",)
+
+
+class Generator:
+    def __init__(self, ch, assumptions: bool = True):
+        self.ch = ch
+        self.assume = {}
+        if assumptions:
+            for name, a in ASSUMABLE.items():
+                if ch.integer(0, 1):
+                    self.assume[name] = a
+
+    # leaves ------------------------------------------------------------------------------
+    def leaf(self, t) -> str:
+        ch = self.ch
+        if t[0] == "s":
+            return ch.choice(SCALARS + ["2", "0.5"])
+        if t[0] == "v":
+            names = [v for v, d in VECTORS.items() if d == t[1]]
+            return ch.choice(names)
+        r, c = t[1], t[2]
+        opts = [m for m, s in MATRICES.items() if s == (r, c)]
+        opts += [m + "'" for m, s in MATRICES.items() if s == (c, r)]
+        if not opts:
+            opts = [f"{self.leaf(('v', r))}*{self.leaf(('v', c))}'"]
+        if r == c:
+            opts.append(f"eye({r})")
+        return ch.choice(opts)
+
+    def sub(self, t, depth: int, main: bool) -> str:
+        return self.gen(t, depth - 1 if main else self.ch.integer(0, depth - 1))
+
+    def kids(self, types, depth):
+        """Texts of the given types: one (chosen) at depth-1, the rest shallower."""
+        k = self.ch.integer(0, len(types) - 1)
+        return [self.sub(t, depth, i == k) for i, t in enumerate(types)]
+
+    def distinct(self, types, depth):
+        """Like kids, drawn once more when the two come out the same (x - x is rare in practice)."""
+        a, b = self.kids(types, depth)
+        if a == b:
+            a, b = self.kids(types, depth)
+        return a, b
+
+    def other_dim(self) -> str:
+        return self.ch.choice(DIMS)
+
+    # positive and SPD arguments ------------------------------------------------------------
+    def positive(self, t, depth) -> str:
+        """An expression of type t with positive entries (for log, sqrt, division, real powers)."""
+        form = self.ch.choice(["exp", "square", "softplus", "sigmoid"])
+        g = self.gen(t, depth - 1)
+        if form == "square":
+            return f"({g}).^2 + 1" if t[0] != "s" else f"({g})^2 + 1"
+        return f"{form}({g})"
+
+    def spd(self, d, depth) -> str:
+        form = self.ch.choice(["S", "gram", "shift"])
+        if form == "S" and d == "n" and self.assume.get("S") == "spd":
+            return "S"
+        e = self.other_dim()
+        g = self.gen(("m", d, e), max(depth - 1, 0))
+        if form == "shift" and d == "n" and self.assume.get("S") == "spd":
+            return f"(S + ({g})*({g})')"
+        return f"(({g})*({g})' + eye({d}))"
+
+    # productions ---------------------------------------------------------------------------
+    def gen(self, t, depth: int) -> str:
+        if depth <= 0:
+            return self.leaf(t)
+        return getattr(self, "gen_" + t[0])(t, depth)
+
+    def elementwise(self, t, depth) -> str:
+        fname = self.ch.choice(sorted(FUNCTIONS))
+        if FUNCTIONS[fname].domain == "positive":
+            return f"{fname}({self.positive(t, depth)})"
+        return f"{fname}({self.gen(t, depth - 1)})"
+
+    def gen_s(self, t, depth) -> str:
+        ch = self.ch
+        kind = ch.choice(["add", "mul", "inner", "sum", "tr", "elementwise", "quad", "norm", "div", "pow",
+                          "logdet", "lse", "trkron", "trpow", "sub", "neg"])
+        if kind == "add":
+            a, b = self.kids([S_T, S_T], depth)
+            return f"{a} + {b}"
+        if kind == "sub":
+            a, b = self.distinct([S_T, S_T], depth)
+            return f"{a} - ({b})"
+        if kind == "neg":
+            return f"-({self.gen(t, depth - 1)})"
+        if kind == "mul":
+            a, b = self.kids([S_T, S_T], depth)
+            return f"({a})*({b})"
+        if kind == "inner":
+            d = self.other_dim()
+            a, b = self.kids([("v", d), ("v", d)], depth)
+            return f"({a})'*({b})"
+        if kind == "quad":
+            d, e = self.other_dim(), self.other_dim()
+            a, M, b = self.kids([("v", d), ("m", d, e), ("v", e)], depth)
+            return f"({a})'*({M})*({b})"
+        if kind == "sum":
+            u = self.any_type()
+            return f"sum({self.gen(u, depth - 1)})"
+        if kind == "tr":
+            d = self.other_dim()
+            return f"tr({self.gen(('m', d, d), depth - 1)})"
+        if kind == "elementwise":
+            return self.elementwise(t, depth)
+        if kind == "norm":
+            which = ch.choice(["norm1", "norm2", "normF", "norm2sq"])
+            u = ("v", self.other_dim()) if which in ("norm1", "norm2", "norm2sq") else self.mat_type()
+            g = self.gen(u, depth - 1)
+            return f"norm2({g})^2" if which == "norm2sq" else f"{which}({g})"
+        if kind == "div":
+            a = self.gen(t, depth - 1)
+            return f"({a})/({self.positive(S_T, ch.integer(1, depth))})"
+        if kind == "pow":
+            p = ch.choice(["2", "3", "0.5", "-1"])
+            base = self.positive(S_T, depth) if p in ("0.5", "-1") else self.gen(S_T, depth - 1)
+            return f"({base})^{p}"
+        if kind == "logdet":
+            return f"logdet({self.spd(self.other_dim(), depth - 1)})"
+        if kind == "lse":
+            return f"logsumexp({self.gen(('v', self.other_dim()), depth - 1)})"
+        if kind == "trkron":
+            d, e = self.other_dim(), self.other_dim()
+            a, b = self.kids([("m", d, d), ("m", e, e)], depth)
+            return f"tr(kron({a}, {b}))"
+        # trpow: a matrix power under a trace
+        d = self.other_dim()
+        return f"tr(({self.gen(('m', d, d), depth - 1)})^{ch.choice(['2', '3'])})"
+
+    def gen_v(self, t, depth) -> str:
+        ch = self.ch
+        d = t[1]
+        kind = ch.choice(["add", "matvec", "hadamard", "elementwise", "scale", "softmax", "sub", "solve",
+                          "neg"])
+        if kind == "add":
+            a, b = self.kids([t, t], depth)
+            return f"{a} + {b}"
+        if kind == "sub":
+            a, b = self.distinct([t, t], depth)
+            return f"{a} - ({b})"
+        if kind == "neg":
+            return f"-({self.gen(t, depth - 1)})"
+        if kind == "matvec":
+            e = self.other_dim()
+            M, v = self.kids([("m", d, e), ("v", e)], depth)
+            return f"({M})*({v})"
+        if kind == "hadamard":
+            a, b = self.kids([t, t], depth)
+            return f"({a}).*({b})"
+        if kind == "elementwise":
+            return self.elementwise(t, depth)
+        if kind == "scale":
+            s, v = self.kids([S_T, t], depth)
+            return f"({s})*({v})"
+        if kind == "softmax":
+            return f"softmax({self.gen(t, depth - 1)})"
+        # solve: the inverse of an SPD matrix times a vector
+        return f"inv({self.spd(d, depth - 1)})*({self.gen(t, ch.integer(0, depth - 1))})"
+
+    def gen_m(self, t, depth) -> str:
+        ch = self.ch
+        r, c = t[1], t[2]
+        kinds = ["add", "matmul", "transpose", "hadamard", "elementwise", "scale", "outer", "softmax", "sub"]
+        if r == c:
+            kinds += ["inv", "matpow"]
+        kind = ch.choice(kinds)
+        if kind == "add":
+            a, b = self.kids([t, t], depth)
+            return f"{a} + {b}"
+        if kind == "sub":
+            a, b = self.distinct([t, t], depth)
+            return f"{a} - ({b})"
+        if kind == "matmul":
+            e = self.other_dim()
+            a, b = self.kids([("m", r, e), ("m", e, c)], depth)
+            return f"({a})*({b})"
+        if kind == "transpose":
+            return f"({self.gen(('m', c, r), depth - 1)})'"
+        if kind == "hadamard":
+            a, b = self.kids([t, t], depth)
+            return f"({a}).*({b})"
+        if kind == "elementwise":
+            return self.elementwise(t, depth)
+        if kind == "scale":
+            s, M = self.kids([S_T, t], depth)
+            return f"({s})*({M})"
+        if kind == "outer":
+            a, b = self.kids([("v", r), ("v", c)], depth)
+            return f"({a})*({b})'"
+        if kind == "softmax":
+            return f"softmax({self.gen(t, depth - 1)})"
+        if kind == "inv":
+            return f"inv({self.spd(r, depth - 1)})"
+        return f"({self.gen(t, depth - 1)})^{ch.choice(['2', '3'])}"
+
+    def mat_type(self):
+        return ("m", self.other_dim(), self.other_dim())
+
+    def any_type(self):
+        k = self.ch.choice(["v", "m"])
+        return ("v", self.other_dim()) if k == "v" else self.mat_type()
+
+    def output(self, depth: int) -> str:
+        k = self.ch.choice(["s", "v", "m"])
+        t = S_T if k == "s" else ("v", self.other_dim()) if k == "v" else self.mat_type()
+        return self.gen(t, depth)
+
+
+@dataclass
+class Case:
+    text: str
+    wrt: str
+    assume: dict
+    depth: int
+
+
+def random_case(ch, max_depth: int = 6, assumptions: bool = True) -> Case:
+    """A random expression, the variable to differentiate by, and its assumptions."""
+    depth = ch.integer(1, max_depth)
+    names = []
+    while not names:  # a function of at least one variable
+        g = Generator(ch, assumptions)
+        text = g.output(depth)
+        names = sorted(set(re.findall(r"[A-Za-z]\w*", text)) & set(shapes_of()))
+    wrt = ch.choice(names) if names else "x"
+    used = set(names)
+    return Case(text, wrt, {k: v for k, v in g.assume.items() if k in used}, depth)
+
+
+# -- the independent judge -------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    status: str  # ok, wrong, error (a clear matcalc error), internal, timeout
+    detail: str = ""
+    derive_s: float = 0.0
+    what: list = field(default_factory=list)  # what was compared
+
+
+# an engine error that hides a correct answer, not a clear refusal
+NOT_CLEAR = {"NotLinearError"}
+
+
+def is_clear(e: BaseException) -> bool:
+    """A matcalc error of its own, with a one-line message (anything else is an internal error)."""
+    return (type(e).__module__.startswith("matcalc") and type(e).__name__ not in NOT_CLEAR
+            and "\n" not in str(e) and isinstance(e, ValueError))
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def _draw(var: E.Var, sizes: dict, rng) -> np.ndarray | float:
+    r = int(var.rows.subs(_subs(sizes)))
+    c = int(var.cols.subs(_subs(sizes)))
+    a = var.assume
+    if var.is_scalar:
+        return float(rng.uniform(0.5, 1.5)) if "positive" in a else float(rng.normal())
+    if "spd" in a:
+        b = rng.normal(size=(r, r))
+        return b @ b.T / r + np.eye(r)
+    if "symmetric" in a:
+        b = rng.normal(size=(r, r))
+        return (b + b.T) / 2
+    if "positive" in a:
+        return rng.uniform(0.5, 1.5, size=(r, c))
+    return rng.normal(size=(r, c))
+
+
+def _subs(sizes):
+    import sympy
+
+    return {sympy.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()}
+
+
+def _vec(a) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    return a.reshape(-1, order="F") if a.ndim else a.reshape(1)
+
+
+def _to_numerator_jacobian(value, layout: str, kind: str, fshape, xshape) -> np.ndarray:
+    """d vec(f) / d vec(x)' from a result in ``layout`` (written here, apart from matcalc.verify)."""
+    v = np.asarray(value, dtype=float)
+    v = v.reshape(1, 1) if v.ndim == 0 else v
+    nf, nx = int(np.prod(fshape)), int(np.prod(xshape))
+    if kind == "hessian":
+        return v if layout == "denominator" else v.T
+    if nf == 1 and kind != "vec-jacobian" and kind != "jacobian":
+        g = v if layout == "denominator" else v.T
+        return _vec(g).reshape(1, nx)
+    if nx == 1 and kind == "derivative":
+        g = v if layout == "numerator" else v.T
+        return _vec(g).reshape(nf, 1)
+    return v if layout == "numerator" else v.T
+
+
+class FunctionAtPoints:
+    """The compiled function (no derivative code) and its kink arguments, at random sizes."""
+
+    def __init__(self, text: str, assume: dict):
+        self.parsed = parse(text, shapes=shapes_of(), assume=assume)
+        self.variables = list(self.parsed.variables.values())
+        self.f = compile_expr(self.parsed.expr, self.variables, "f")
+        kinks = [n.children[0] for n in E.walk(self.parsed.expr)
+                 if (isinstance(n, E.Apply) and n.fname in KINKED) or isinstance(n, E.Norm1)]
+        self.kinks = [compile_expr(k, self.variables, "k") for k in kinks]
+
+    def point(self, rng, sizes: dict, tries: int = 30):
+        """A point where the function is finite and every kink argument is away from 0."""
+        for _ in range(tries):
+            pt = {v.name: _draw(v, sizes, rng) for v in self.variables}
+            pt.update({k: v for k, v in sizes.items() if k not in pt})  # sizes no array carries
+            with np.errstate(all="ignore"):
+                try:
+                    val = np.asarray(self.f(**pt), dtype=float)
+                    if not np.all(np.isfinite(val)) or np.max(np.abs(val), initial=0) > 1e6:
+                        continue
+                    if all(np.min(np.abs(np.asarray(k(**pt), dtype=float)), initial=1) > 1e-2 for k in self.kinks):
+                        return pt
+                except (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError):
+                    continue
+        return None
+
+
+def fd_jacobian(f, point: dict, name: str, h: float) -> np.ndarray:
+    x0 = np.asarray(point[name], dtype=float)
+    shp = x0.shape
+    cols = []
+    for j in range(x0.size):
+        e = np.zeros(x0.size)
+        e[j] = h
+        e = e.reshape(shp, order="F")
+        cols.append((_vec(f(**{**point, name: x0 + e})) - _vec(f(**{**point, name: x0 - e}))) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+def fd_hessian(f, point: dict, name: str, h: float) -> np.ndarray:
+    x0 = np.asarray(point[name], dtype=float)
+    shp, n = x0.shape, x0.size
+
+    def at(*steps):
+        dx = np.zeros(n)
+        for j, s in steps:
+            dx[j] += s
+        return float(_vec(f(**{**point, name: x0 + dx.reshape(shp, order="F")}))[0])
+
+    H = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            H[i, j] = H[j, i] = (at((i, h), (j, h)) - at((i, h), (j, -h)) - at((i, -h), (j, h))
+                                 + at((i, -h), (j, -h))) / (4 * h * h)
+    return H
+
+
+def _agree(ana, num_by_h: list, floor: float, tol: float) -> tuple[bool, float]:
+    best = min(float(np.linalg.norm(ana - n)) / max(float(np.linalg.norm(n)), float(np.linalg.norm(ana)), floor)
+               for n in num_by_h)
+    return best <= tol, best
+
+
+def draw_sizes(rng) -> dict:
+    """Sizes 1 to 4, never all equal; a 1 in about a third of the draws."""
+    while True:
+        s = {d: int(rng.integers(1, 5)) for d in DIMS}
+        if len(set(s.values())) > 1:
+            return s
+
+
+def judge(case: Case, rng, time_limit: float = 10.0, points: int = 2, hessians: bool = True,
+          self_check: bool = False) -> Outcome:
+    """Derive (both layouts; the Hessian too for a scalar function) and compare with finite differences.
+
+    With ``self_check``, a right result must also pass matcalc's own ``verify``, and ``check`` must
+    not call it wrong when it is claimed.
+    """
+    try:
+        fp = FunctionAtPoints(case.text, case.assume)
+    except Exception as e:  # noqa: BLE001 - the point of the judge is to catch anything
+        return Outcome("error" if is_clear(e) else "internal", f"{type(e).__name__}: {e}")
+    x = fp.parsed.variables[case.wrt]
+    results = {}
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, time_limit)
+    t0 = time.perf_counter()
+    try:
+        for layout in ("denominator", "numerator"):
+            d = matcalc.derive(case.text, wrt=case.wrt, layout=layout, shapes=shapes_of(), assume=case.assume)
+            results[("d", layout)] = (d, d.to_numpy())
+            if hessians and fp.parsed.expr.is_scalar:
+                hd = matcalc.hessian(case.text, wrt=case.wrt, layout=layout, shapes=shapes_of(), assume=case.assume)
+                results[("h", layout)] = (hd, hd.to_numpy())
+    except _Timeout:
+        return Outcome("timeout", f"derivation over {time_limit:g} s", time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001
+        return Outcome("error" if is_clear(e) else "internal", f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    elapsed = time.perf_counter() - t0
+    fshape = tuple(fp.parsed.expr.shape)
+    tried = 0
+    for _ in range(4 * points):
+        if tried == points:
+            break
+        sizes = draw_sizes(rng)
+        pt = fp.point(rng, sizes)
+        if pt is None:
+            continue
+        tried += 1
+        fx = _vec(fp.f(**pt))
+        scale = max(1.0, float(np.max(np.abs(_vec(pt[x.name])))))
+        J = H = None
+        for (order, layout), (d, fn) in results.items():
+            try:
+                with np.errstate(all="ignore"):
+                    val = fn(**pt)
+            except Exception as e:  # noqa: BLE001
+                return Outcome("internal", f"evaluating the {d.kind} ({layout}): {type(e).__name__}: {e}", elapsed)
+            fs = [int(s.subs(_subs(sizes))) for s in fshape]
+            xs = [int(s.subs(_subs(sizes))) for s in x.shape]
+            try:
+                ana = _to_numerator_jacobian(val, layout, d.kind, fs, xs)
+            except ValueError as e:
+                return Outcome("wrong", f"{d.kind} ({layout}) has the wrong shape at {sizes}: {e}", elapsed)
+            with np.errstate(all="ignore"):
+                if order == "d":
+                    if J is None:
+                        J = [fd_jacobian(fp.f, pt, x.name, h * scale) for h in (1e-5, 1e-6, 1e-4)]
+                    num = J
+                    floor = 1e-6 * (1 + float(np.max(np.abs(fx))))
+                else:
+                    if H is None:
+                        H = [fd_hessian(fp.f, pt, x.name, h * scale) for h in (1e-4, 1e-3)]
+                    num = H
+                    floor = 1e-4 * (1 + float(np.max(np.abs(fx))))
+            if ana.shape != num[0].shape:
+                return Outcome("wrong", f"{d.kind} ({layout}) is {ana.shape}, expected {num[0].shape} at {sizes}",
+                               elapsed)
+            if not np.all(np.isfinite(ana)):
+                if all(np.all(np.isfinite(n)) for n in num):
+                    return Outcome("wrong", f"{d.kind} ({layout}) is not finite at {sizes}", elapsed)
+                continue
+            ok, err = _agree(ana, num, floor, 1e-4 if order == "d" else 1e-3)
+            if not ok:
+                return Outcome("wrong", f"{d.kind} ({layout}) = {d} disagrees with finite differences at "
+                               f"{sizes} (relative error {err:.1e})", elapsed)
+    if tried == 0:
+        return Outcome("nopoint", "the judge found no point in the domain", elapsed)
+    if self_check:
+        bad = _self_check(case, results[("d", "denominator")][0])
+        if bad is not None:
+            return Outcome(bad[0], bad[1], elapsed)
+    return Outcome("ok", "", elapsed, [f"{k[0]}-{k[1]}" for k in results])
+
+
+def _self_check(case: Case, d) -> tuple | None:
+    """matcalc's own verify and check on a derivative the judge found right: neither may call it wrong."""
+    try:
+        report = d.verify(shapes=2, directions=2, explicit=False, raise_on_failure=False)
+        if not report.ok:
+            return "wrong", f"verify() calls the right result {d} wrong: {report}"
+        v = matcalc.check(case.text, wrt=case.wrt, claimed=d.text(), shapes=shapes_of(), assume=case.assume)
+        if not v.correct and v.mistake != "unconfirmed":
+            return "wrong", f"check() calls the engine's own result {d} wrong: {v.summary}"
+    except Exception as e:  # noqa: BLE001
+        if not is_clear(e):
+            return "internal", f"verify/check of {d}: {type(e).__name__}: {e}"
+    return None
