@@ -472,7 +472,7 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
         hv = E.zeros(v.shape)
     variables = list(p.variables.values())
     fn = compile_exprs([hv], variables, fname="hvp", positional=(V,))
-    # the check perturbs wrt in every direction: against the gradient with every entry independent
-    free_vars = [free if u is v else u for u in variables]
-    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, free, free_vars, **kw)
+    # the check draws points that satisfy the assumptions and perturbs wrt in every direction, so it
+    # differences the gradient with every entry independent (g)
+    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, v, variables, **kw)
     return fn
