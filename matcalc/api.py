@@ -181,18 +181,14 @@ class Derivative:
         return E.shapes_note(self.variables)
 
     def to_dict(self) -> dict:
-        return {
-            "function": to_text(self.function),
-            "wrt": self.wrt.name,
-            "kind": self.kind,
-            "order": self.order,
-            "layout": self.layout,
-            "shape": [str(d) for d in self.result.shape],
-            "result": to_text(self.result),
-            "latex": to_latex(self.result),
-            "variables": {n: {"shape": [str(d) for d in v.shape], "assume": sorted(v.assume)} for n, v in self.variables.items()},
-            "notes": list(self.notes),
-        }
+        """The derivative as JSON-ready data (:func:`matcalc.serialize.derivative_to_dict`).
+
+        >>> derive("x'*x", wrt="x").to_dict()["shape"]
+        ['n', 1]
+        """
+        from .serialize import derivative_to_dict
+
+        return derivative_to_dict(self)
 
     # -- numbers -------------------------------------------------------------------
     def to_numpy(self) -> Compiled:

@@ -219,9 +219,13 @@ def main(argv=None) -> int:
 # -- train (matcalc.train) -----------------------------------------------------------------
 
 
+FULL_BATCH = "full"
+
+
 def _batch_size(text: str):
+    """A minibatch size, or FULL_BATCH for 'full' (also 'all', 'none')."""
     if text.strip().lower() in ("full", "none", "all"):
-        return None
+        return FULL_BATCH
     try:
         return int(text)
     except ValueError:
@@ -232,12 +236,12 @@ def cmd_train(args) -> int:
     """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
     from .train import runner
 
-    result = runner.train_file(
-        args.data, target=args.target, model=args.model, test_size=args.test_size, seed=args.seed, out=args.out,
-        loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum,
-        tol=args.tol, standardize=args.standardize,
-    )
+    options = dict(loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
+                   lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol, standardize=args.standardize)
+    if args.batch_size is not None:  # only when given: batch_size=None asks for full-batch descent
+        options["batch_size"] = None if args.batch_size == FULL_BATCH else args.batch_size
+    result = runner.train_file(args.data, target=args.target, model=args.model, test_size=args.test_size,
+                               seed=args.seed, out=args.out, **options)
     print(result.summary())
     return 0
 
@@ -344,6 +348,29 @@ def _register_check_commands(sub) -> None:
 
 
 EXTRA_COMMANDS.append(_register_check_commands)
+
+
+# -- serve (matcalc.web) -------------------------------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    """Serve the web page and JSON API on a local address (needs: pip install "matcalc[web]")."""
+    from .web import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers, timeout=args.timeout)
+    return 0
+
+
+def _add_serve_command(sub) -> None:
+    p = sub.add_parser("serve", help=cmd_serve.__doc__, description=cmd_serve.__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 serves a class)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 4)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds a request may run before it is stopped (default 10)")
+    p.set_defaults(func=cmd_serve)
+
+
+EXTRA_COMMANDS.append(_add_serve_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

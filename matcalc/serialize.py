@@ -16,11 +16,31 @@ that tools can read the output without parsing strings:
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from . import expr as E
 from .emit.latex import to_latex
 from .emit.text import to_text
+
+
+_COLUMN = re.compile(r"\bat column (\d+)\b")
+
+
+def finite(obj):
+    """``obj`` with every NaN or infinite float replaced by None, so that it is strict JSON.
+
+        >>> finite({"max_error": float("inf"), "values": [1.5, float("nan")]})
+        {'max_error': None, 'values': [1.5, None]}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def dim_to_json(d) -> int | str:
@@ -113,9 +133,10 @@ def derivative_to_dict(d, report=None) -> dict:
         "variables": variables_to_dict(d.variables),
         "notes": list(d.notes),
     }
+    out["numpy"] = d.to_numpy().source
     if report is not None:
         out["verification"] = report_to_dict(report)
-    return out
+    return finite(out)
 
 
 def both_layouts_to_dict(d, report=None) -> dict:
@@ -138,7 +159,7 @@ def verdict_to_dict(v) -> dict:
         >>> out["correct"], out["mistake"], out["factor"], out["expected"]["result"]
         (False, 'factor', '1/2', '2*W')
     """
-    return {
+    return finite({
         "correct": v.correct,
         "mistake": v.mistake,
         "mistakes": list(v.mistakes),
@@ -157,7 +178,9 @@ def verdict_to_dict(v) -> dict:
         "tolerance": v.tolerance,
         "max_error": v.max_error,
         "notes": list(v.notes),
-    }
+        "explanation": v.explain("text"),
+        "explanation_latex": v.explain("latex"),
+    })
 
 
 def step_to_dict(s) -> dict:
@@ -176,8 +199,8 @@ def steps_to_dict(r) -> dict:
         >>> out["ok"], out["first_wrong_line"], [s["status"] for s in out["steps"]]
         (False, 2, ['start', 'wrong'])
     """
-    return {"ok": r.ok, "first_wrong_line": r.line, "steps": [step_to_dict(s) for s in r.steps],
-            "variables": variables_to_dict(r.variables)}
+    return finite({"ok": r.ok, "first_wrong_line": r.line, "steps": [step_to_dict(s) for s in r.steps],
+                   "variables": variables_to_dict(r.variables), "explanation": r.explain()})
 
 
 def explanation_to_dict(ex) -> dict:
@@ -192,7 +215,7 @@ def explanation_to_dict(ex) -> dict:
     for ln in ex.lines:
         reason = ln.reason[0] if ln.lhs != "#" and ln.reason else ""
         lines.append({"text": ex.render_text(ln), "reason": reason})
-    return {
+    return finite({
         "function": to_text(ex.function),
         "wrt": ex.wrt.name,
         "layout": ex.layout,
@@ -201,11 +224,12 @@ def explanation_to_dict(ex) -> dict:
         "latex": ex.latex(),
         "agrees": ex.agrees,
         "result": derivative_to_dict(ex.result),
-    }
+    })
 
 
-def error_to_dict(e: Exception) -> dict:
-    """A user error as ``{"error": one line, "column": n or None}`` (column 1-based).
+def error_to_dict(e: BaseException) -> dict:
+    """One of matcalc's errors as ``{"error": one line, "column": n or None}`` (column 1-based), plus
+    ``input``, the text the column points into, when the error knows it.
 
         >>> import matcalc
         >>> try:
@@ -214,4 +238,13 @@ def error_to_dict(e: Exception) -> dict:
         ...     error_to_dict(e)["column"]
         6
     """
-    return {"error": str(e).splitlines()[0] if str(e) else type(e).__name__, "column": getattr(e, "column", None)}
+    message = " ".join(str(e).split()) or type(e).__name__
+    column = getattr(e, "column", None)
+    if column is None:
+        m = _COLUMN.search(message)
+        column = int(m.group(1)) if m else None
+    out = {"error": message, "column": column}
+    text = getattr(e, "text", "")
+    if column is not None and isinstance(text, str) and text:
+        out["input"] = text
+    return out

@@ -208,8 +208,10 @@ def _draw_var(v: E.Var, dims: dict, rng, positive: bool, conditioned: bool, scal
     if "dimension" in a:
         return None
     if small and not a:  # under arcsin or tan: entries in (-0.5, 0.5), scaled down with the size
-        return rng.uniform(-0.5, 0.5, size=(r, c)) / max(1.0, np.sqrt(max(r, c))) if not v.is_scalar \
-            else float(rng.uniform(-0.5, 0.5))
+        s = min(scale, 1.0)
+        if v.is_scalar:
+            return s * float(rng.uniform(-0.5, 0.5))
+        return s * rng.uniform(-0.5, 0.5, size=(r, c)) / max(1.0, np.sqrt(max(r, c)))
     if "onehot" in a:
         m = np.zeros((r, c))
         m[rng.integers(r, size=c), np.arange(c)] = 1.0

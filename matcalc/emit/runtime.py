@@ -60,8 +60,10 @@ def _dim(dims, name):
 
 _helper('''
 def _scalar(xp, a):
-    if isinstance(a, np.generic) or not hasattr(a, "shape"):
+    if isinstance(a, np.generic):
         return a
+    if not hasattr(a, "shape"):  # a Python number: NumPy's float, so that (-2.0) ** 0.5 is nan, not complex
+        return np.float64(a) if xp is np else xp.asarray(a, dtype=xp.float64)
     size = 1
     for d in a.shape:
         size *= d

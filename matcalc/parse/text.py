@@ -37,10 +37,10 @@ SCALAR_NAMES = {
     "alpha", "gamma", "delta", "epsilon", "eps", "eta", "kappa", "lam", "lambd", "lambda",
     "nu", "rho", "sigma", "tau", "reg", "lr",
 }
-MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 # matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
 # fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
 SOFT_SCALARS = set("abcdefg")
+MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
@@ -554,7 +554,7 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
                 kinds[cand[0]] = "vector"
                 continue
             err = _mismatch(f, text)
-            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names),)
+            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names, square),)
             raise err from None
         if inf.promote:
             for nm in dict.fromkeys(inf.promote):
@@ -566,24 +566,27 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
     raise ShapeMismatchError("could not infer the shapes", text)  # pragma: no cover - each retry fixes a name
 
 
-def _types_check(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> bool:
+def _types_check(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                 square: frozenset = frozenset()) -> bool:
     try:
-        _Inferrer(text, tree, kinds, declared, dim_names).infer(tree)
+        _Inferrer(text, tree, kinds, declared, dim_names, square).infer(tree)
         return True
     except _Fail:
         return False
 
 
-def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> str:
+def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                 square: frozenset = frozenset()) -> str:
     """'; if y is a scalar, ...' when reading one name (a vector or matrix by its case) as a scalar type-checks."""
     for nm in sorted((k for k, v in kinds.items() if v in ("vector", "matrix")), key=lambda s: (s[:1].isupper(), s)):
-        if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+        if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names, square):
             return (f"; {nm} is read as a {kinds[nm]} from its case: if {nm} is a scalar, "
                     f"declare it with --shape {nm}=scalar (shapes={{'{nm}': ()}})")
     return ""
 
 
-def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, dim_names: set) -> list:
+def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, dim_names: set,
+                     square: frozenset = frozenset()) -> list:
     """Notes for a scalar added to a name that is a vector or matrix only by its case (w'*x + z)."""
     notes = []
     for _sum, scalar, arrays in inf.broadcast:
@@ -593,7 +596,7 @@ def _broadcast_notes(inf, tree: Node, text: str, kinds: dict, declared: dict, di
             nm = a.value if a.kind == "name" else None
             if nm is None or kinds.get(nm) not in ("vector", "matrix") or nm in declared:
                 continue
-            if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names):
+            if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names, square):
                 note = (f"{nm} is read as a {kinds[nm]} from its case, so the scalar {scalar.src(text).strip()} "
                         f"is added to each of its entries; if {nm} is a scalar, declare it with --shape {nm}=scalar "
                         f"(shapes={{'{nm}': ()}})")
@@ -700,9 +703,9 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
     for nm in soft:
         kinds[nm] = "scalar"
     inf = _infer_kinds(tree, text, kinds, declared, dim_names, soft, square)
+    notes = _broadcast_notes(inf, tree, text, kinds, declared, dim_names, square)
     for nm in inf.power_names:  # the exponent k of X^k is an integer, drawn like a size
         kinds[nm] = "dim"
-    notes = _broadcast_notes(inf, tree, text, kinds, declared, dim_names)
     namer = _Namer(inf, names, dim_names)
     for ra, rb in inf.deferred:
         if namer.resolve(ra) != namer.resolve(rb):
@@ -729,7 +732,7 @@ def build_parsed(tree: Node, text: str, shapes: dict | None = None, assume: dict
         raise ShapeMismatchError(str(ex), text) from None
     kept = set(E.walk(e)) if builder.restricted else set()
     dropped = tuple(dict.fromkeys(w for w in builder.restricted if w not in kept))
-    return Parsed(e, variables, text, dropped=dropped, notes=notes)
+    return Parsed(e, variables, text, dropped, notes)
 
 
 def _find_name(tree: Node, name: str) -> int:

@@ -1,0 +1,225 @@
+"""A pool of worker processes that answers each request within a hard deadline.
+
+Every request runs in its own worker process, never in the event loop.  A worker
+that overruns the deadline is killed (SIGKILL) and replaced by a fresh one, so a
+pathological input costs its sender a 400 and nobody else anything.  Workers
+are forked from a server process that has already imported matcalc, so a
+replacement starts in milliseconds.
+
+Answers are deterministic (the numerical checks are seeded), so the pool keeps
+the last ``cache`` answers (200s and 400s, never a time-out) and answers a
+repeated request, such as a whole class opening the same link, at once.
+
+>>> import asyncio
+>>> async def demo():
+...     async with WorkerPool(workers=1, timeout=30) as pool:
+...         return await pool.submit("derive", {"expr": "sum(W)", "wrt": "W", "verify": False})
+>>> status, payload = asyncio.run(demo())
+>>> status, payload["result"]
+(200, 'ones(n, m)')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import multiprocessing
+import os
+from multiprocessing import forkserver
+from pathlib import Path
+from collections import OrderedDict
+
+STARTUP_SECONDS = 120  # a worker that has not imported matcalc by then is broken
+
+# Numerical libraries in the workers stay single-threaded: the pool is the parallelism.
+_SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _worker_main(conn, tasks_module: str) -> None:
+    """A worker's loop: receive (ticket, endpoint, body), send (ticket, (status, payload)), until the pipe closes."""
+    tasks = importlib.import_module(tasks_module)
+    conn.send("ready")  # only now may the pool hand this worker a request
+    while True:
+        try:
+            ticket, endpoint, body = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send((ticket, tasks.run(endpoint, body)))
+
+
+def _start_forkserver() -> None:
+    """Start the fork server (once per process) where it can import matcalc, whatever the working directory.
+
+    The fork server imports its preload list from its own default path, which
+    holds the working directory but not the parent's ``sys.path``; matcalc's
+    root goes on its PYTHONPATH so that the preload never silently fails.
+    """
+    root = str(Path(__file__).resolve().parents[2])
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([root] + ([old] if old else []))
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+class _Worker:
+    def __init__(self, ctx, tasks_module: str):
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.process = ctx.Process(target=_worker_main, args=(child, tasks_module), daemon=True)
+        self.process.start()
+        child.close()
+        # wait until the worker has imported what it needs: that time never counts against a request
+        try:
+            ready = parent.poll(STARTUP_SECONDS) and parent.recv() == "ready"
+        except (EOFError, OSError):  # it died while importing
+            ready = False
+        if not ready:
+            self.kill()
+            raise RuntimeError(f"a worker process did not start within {STARTUP_SECONDS} s")
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def close(self) -> None:
+        self.conn.close()  # the worker sees EOF and returns
+        self.process.join(2)
+        if self.process.is_alive():
+            self.kill()
+
+
+class WorkerPool:
+    """``workers`` processes; ``await submit(endpoint, body)`` gives (status, payload) within ``timeout`` seconds.
+
+    The deadline covers the work itself; a request that waits longer than the
+    deadline for a free worker is answered 503 (the server is busy).  ``tasks``
+    names the module whose ``run(endpoint, body)`` the workers call.
+    """
+
+    def __init__(self, workers: int = 2, timeout: float = 10.0, cache: int = 256, tasks: str = "matcalc.web.tasks"):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.workers = workers
+        self.timeout = float(timeout)
+        self.killed = 0  # workers killed for overrunning
+        self.cache_size = cache
+        self.tasks = tasks
+        self.hits = 0  # requests answered from the cache
+        self._cache: OrderedDict = OrderedDict()
+        self._ctx = None
+        self._idle: asyncio.Queue | None = None
+        self._all: set = set()
+        self._tickets = 0
+        self._pending: set = set()  # replacement workers being started
+
+    async def start(self) -> "WorkerPool":
+        for k, v in _SINGLE_THREAD.items():
+            os.environ.setdefault(k, v)
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["matcalc.web.tasks"])
+        _start_forkserver()
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        for w in await asyncio.gather(*[loop.run_in_executor(None, _Worker, self._ctx, self.tasks)
+                                         for _ in range(self.workers)]):
+            self._all.add(w)
+            self._idle.put_nowait(w)
+        return self
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        for w in list(self._all):
+            w.close()
+        self._all.clear()
+
+    async def __aenter__(self) -> "WorkerPool":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def _recycle(self, w: _Worker) -> None:
+        """Kill ``w`` and start a fresh worker in the background; it joins the idle queue once it is ready."""
+        self._all.discard(w)
+
+        def respawn() -> _Worker:
+            w.kill()
+            return _Worker(self._ctx, self.tasks)
+
+        async def replace() -> None:
+            fresh = await asyncio.get_running_loop().run_in_executor(None, respawn)
+            self._all.add(fresh)
+            self._idle.put_nowait(fresh)
+
+        task = asyncio.get_running_loop().create_task(replace())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def submit(self, endpoint: str, body) -> tuple[int, dict]:
+        """Run one request in a worker (or answer it from the cache); (status, JSON payload)."""
+        key = (endpoint, json.dumps(body, sort_keys=True))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return self._cache[key]
+        status, payload, keep = await self._run(endpoint, body)
+        if keep and self.cache_size:
+            self._cache[key] = (status, payload)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return status, payload
+
+    async def _run(self, endpoint: str, body) -> tuple[int, dict, bool]:
+        """(status, payload, whether the answer may be cached): only what the worker itself answered."""
+        try:
+            w = await asyncio.wait_for(self._idle.get(), self.timeout)
+        except asyncio.TimeoutError:
+            return 503, {"error": f"the server is busy: no worker was free within {self.timeout:g} s; try again",
+                         "column": None}, False
+        self._tickets += 1
+        ticket = self._tickets
+        try:
+            w.conn.send((ticket, endpoint, body))
+            answered, (status, payload) = await asyncio.wait_for(self._receive(w.conn), self.timeout)
+        except asyncio.TimeoutError:
+            self.killed += 1
+            self._recycle(w)
+            return 400, {"error": f"the request took longer than the {self.timeout:g} s limit and was stopped",
+                         "column": None}, False
+        except (EOFError, OSError):
+            self._recycle(w)
+            return 500, {"error": "the worker process died while answering (out of memory?); it was replaced",
+                         "column": None}, False
+        except BaseException:
+            # cancelled while the worker is busy: its answer must never reach the next request
+            self._recycle(w)
+            raise
+        if answered != ticket:  # cannot happen; if it did, the answer belongs to another request
+            self._recycle(w)
+            return 500, {"error": "internal error: a worker answered another request; it was replaced",
+                         "column": None}, False
+        self._idle.put_nowait(w)
+        return status, payload, status in (200, 400)
+
+    @staticmethod
+    async def _receive(conn) -> tuple[int, tuple[int, dict]]:
+        """Wait, without blocking the event loop, until the worker answers (or dies)."""
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        fd = conn.fileno()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        return conn.recv()
