@@ -1,6 +1,9 @@
-"""Time matcalc.check over the claim table of tests/claims_table.py.
+"""Time matcalc.check over the claim table of tests/claims_table.py (or the homework tables).
 
-    python benchmarks/bench_check.py [--repeat 3]
+    python benchmarks/bench_check.py [--repeat 3] [--table claims|homework]
+
+``--table homework`` times the rows of tests/homework_tables.py (the examples of issue 8, the
+LaTeX spellings and the one-wrong-term claims) instead.
 
 Prints the time of every check (the first call for a claim includes parsing,
 deriving and verifying the engine's result; later calls reuse the
@@ -19,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import matcalc  # noqa: E402
-from claims_table import CLAIMS  # noqa: E402
+from claims_table import CLAIMS, Claim  # noqa: E402
 
 TARGET_MAX_S = 1.0
 TARGET_MEDIAN_S = 0.2
@@ -34,13 +37,23 @@ def time_claim(c) -> tuple[float, bool]:
     return dt, right
 
 
+def homework_claims() -> list:
+    """The rows of the homework tables, as claims of the main table."""
+    from homework_tables import ISSUE, LATEX_SPELLINGS, ONE_TERM_WRONG
+
+    rows = ISSUE + LATEX_SPELLINGS + ONE_TERM_WRONG
+    return [Claim(f"hw-{i}", r.expr, r.wrt, r.claimed, r.correct, r.tag, r.layout, r.shapes, r.assume)
+            for i, r in enumerate(rows)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="timed passes over the table (default 3)")
     ap.add_argument("--quiet", action="store_true", help="only the summary")
+    ap.add_argument("--table", choices=("claims", "homework"), default="claims")
     args = ap.parse_args(argv)
     first, later, wrong = [], [], []
-    for c in CLAIMS:
+    for c in (CLAIMS if args.table == "claims" else homework_claims()):
         dt, right = time_claim(c)
         first.append(dt)
         if not right:

@@ -71,7 +71,7 @@ def compare(section, data, repeats, dtype):
     X32tr, X32te = Xtr.astype(dtype), Xte.astype(dtype)
     methods = [
         ("matcalc SoftmaxClassifier", lambda: matcalc.SoftmaxClassifier(), True),
-        ("matcalc MulticlassSVM (hinge)", lambda: matcalc.MulticlassSVM(), True),
+        ("matcalc MulticlassSVM (hinge)", lambda: matcalc.MulticlassSVM(loss="hinge"), True),
         ("sklearn LogisticRegression(lbfgs)", lambda: LogisticRegression(solver="lbfgs"), False),
         ("sklearn SGDClassifier(log_loss)", lambda: SGDClassifier(loss="log_loss", random_state=0), False),
         ("sklearn SGDClassifier(hinge)", lambda: SGDClassifier(loss="hinge", random_state=0), False),

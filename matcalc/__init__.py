@@ -14,6 +14,7 @@ verify them against finite differences.
 
 from .api import Derivative, MatcalcError, derive, hessian, hvp, jacobian, value_and_grad
 from .emit.numpy import Compiled
+from .errors import TooLargeError
 from .rules import UnsupportedError
 from .parse import ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from .verify import Report, VerificationError
@@ -31,6 +32,7 @@ __all__ = [
     "ParseError",
     "Report",
     "ShapeMismatchError",
+    "TooLargeError",
     "UnknownNameError",
     "UnsupportedError",
     "VerificationError",

@@ -5,7 +5,8 @@ nodes, digits, matrix powers, lines of a derivation, occurrences of the
 variable).  Some work is not predicted well by any size (the simplifier on a
 deeply nested chain rule), so every public call also runs under a budget of
 CPU seconds of its own thread (``SECONDS``): load from other processes does
-not count against it.  The long loops call :func:`tick`.
+not count against it (a cap of ``WALL_FACTOR`` times as many seconds of wall
+time catches work done in NumPy's threads).  The long loops call :func:`tick`.
 
 >>> with bounded():
 ...     tick()
@@ -26,7 +27,8 @@ from typing import Iterator
 
 from .errors import TooLargeError
 
-SECONDS = 20.0
+SECONDS = 10.0
+WALL_FACTOR = 3  # and within this many times SECONDS of wall time: NumPy's own threads are not this thread's CPU
 
 _deadline: contextvars.ContextVar = contextvars.ContextVar("matcalc_deadline", default=None)
 
@@ -38,7 +40,7 @@ def bounded(seconds: float | None = None) -> Iterator[None]:
         yield
         return
     limit = SECONDS if seconds is None else seconds
-    token = _deadline.set((time.thread_time() + limit, limit))
+    token = _deadline.set((time.thread_time() + limit, limit, time.monotonic() + WALL_FACTOR * limit))
     try:
         yield
     finally:
@@ -50,6 +52,8 @@ def tick(what: str = "the computation") -> None:
     d = _deadline.get()
     if d is not None and time.thread_time() > d[0]:
         raise TooLargeError(f"{what} is too large: it did not finish within {d[1]:g} s of CPU time")
+    if d is not None and time.monotonic() > d[2]:
+        raise TooLargeError(f"{what} is too large: it did not finish within {WALL_FACTOR * d[1]:g} s")
 
 
 def guarded(fn):

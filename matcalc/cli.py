@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__, api, serialize
-from .rules import UnsupportedError
-from .parse import ParseError, ShapeMismatchError, UnknownNameError
-from .verify import DomainError, VerificationError
+from .errors import MatcalcError, TooLargeError, one_line
+from .verify import VerificationError
 
-USER_ERRORS = (ParseError, ShapeMismatchError, UnknownNameError, api.MatcalcError, UnsupportedError,
-               DomainError, ValueError)
+USER_ERRORS = (MatcalcError,)  # the base of every error matcalc raises for bad input (ParseError, ...)
+MAX_FILE_BYTES = 1_000_000  # a derivation file (or stdin) is read up to this; a longer one is refused
 
 FORMAT_HELP = {
     "text": "text: the result, its LaTeX, the shapes used, notes and the verification report",
@@ -44,14 +44,7 @@ def _pairs(items, what) -> dict:
 
 def _read(path: str) -> str:
     """The text of a file, or of stdin for ``-``: lines joined by spaces, ``#`` comment lines left out."""
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as e:
-        raise api.MatcalcError(f"cannot read {path}: {e.strerror}") from None
+    text = read_text(path)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise api.MatcalcError(f"{'stdin' if path == '-' else path} holds no expression")
@@ -153,6 +146,14 @@ def _add_derive_command(sub, name, doc):
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference check")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2); --help still prints the full usage."""
+
+    def error(self, message):
+        print(f"matcalc: error: {one_line(message)} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (each option has its help).
 
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> p.parse_args(["derive", "x'*x", "--wrt", "x", "--layout", "both"]).layout
     'both'
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="matcalc", description="Matrix calculus you can trust: derive, verify, check and explain derivatives.",
         epilog="Run 'matcalc COMMAND --help' for a command's options. Exit status: 0 ok, 1 a wrong answer or step, "
                "2 bad input, 3 a failed verification.")
@@ -178,14 +179,34 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list = []
 
 
-def _protect_expressions(argv: list) -> list:
-    """An expression such as -(1/n)*sum(...) is not an option: a leading space keeps argparse off it."""
-    out = []
+SHORT_OPTIONS = ("-h",)  # the only single-dash options: any other argument starting with '-' is a value
+
+
+def _protect_expressions(argv: list) -> tuple[list, dict]:
+    """An expression such as -x or -(1/n)*sum(...) is not an option: a leading space keeps argparse off it.
+
+    Returns the protected arguments and the map back to the originals (see :func:`_restore`).
+    """
+    out, protected = [], {}
     for a in argv:
-        if a.startswith("-") and len(a) > 1 and not a.startswith("--") and not (len(a) == 2 and a[1].isalpha()):
+        if a.startswith("-") and len(a) > 1 and not a.startswith("--") and a not in SHORT_OPTIONS:
+            protected[" " + a] = a
             a = " " + a
         out.append(a)
-    return out
+    return out, protected
+
+
+def _restore(args, protected: dict) -> None:
+    """Undo _protect_expressions in the parsed values, so columns and names are the user's own."""
+    for k, v in vars(args).items():
+        if isinstance(v, str) and v in protected:
+            setattr(args, k, protected[v])
+        elif isinstance(v, list):
+            setattr(args, k, [protected.get(x, x) if isinstance(x, str) else x for x in v])
+
+
+def _error(message: str) -> None:
+    print(f"matcalc: {one_line(message)}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -195,24 +216,42 @@ def main(argv=None) -> int:
     \\frac{\\partial}{\\partial W}\\left(\\operatorname{tr}\\left(W^{\\top} W\\right)\\right) = 2 W
     0
     """
-    parser = build_parser()
-    args = parser.parse_args(_protect_expressions(list(sys.argv[1:] if argv is None else argv)))
     try:
-        return args.func(args)
-    except (ParseError, ShapeMismatchError) as e:
-        print(f"matcalc: error: {e}", file=sys.stderr)
-        caret = e.caret()
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (matcalc ... | head): stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+
+
+def _main(argv=None) -> int:
+    parser = build_parser()
+    argv, protected = _protect_expressions(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    _restore(args, protected)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a broken pipe shows here, not at exit
+        return code
+    except VerificationError as e:
+        _error(f"error: {e}")
+        return 3
+    except USER_ERRORS as e:
+        _error(f"error: {e}")
+        caret = getattr(e, "caret", None)
+        caret = caret() if caret else ""
         if caret:
             print(caret, file=sys.stderr)
         return 2
-    except VerificationError as e:
-        print(f"matcalc: error: {e}", file=sys.stderr)
-        return 3
-    except USER_ERRORS as e:
-        print(f"matcalc: error: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        raise
+    except OSError as e:  # a file that cannot be read or written
+        _error(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
         return 2
     except Exception as e:  # a bug in matcalc: still one line, and a distinct exit status
-        print(f"matcalc: internal error: {type(e).__name__}: {e} (please report this)", file=sys.stderr)
+        _error(f"internal error: {type(e).__name__}: {e} (please report this)")
         return 70
 
 
@@ -236,10 +275,11 @@ def cmd_train(args) -> int:
     """Train a linear classifier on DATA (.csv, .npy or .npz; the bundled Iris data when omitted) and save it."""
     from .train import runner
 
-    options = dict(loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
-                   lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol, standardize=args.standardize)
-    if args.batch_size is not None:  # only when given: batch_size=None asks for full-batch descent
-        options["batch_size"] = None if args.batch_size == FULL_BATCH else args.batch_size
+    options = dict(solver=args.solver, loss=args.loss, reg=args.reg, lam=args.lam, alpha=args.alpha,
+                   epochs=args.epochs, lr=args.lr, lr_schedule=args.lr_schedule, momentum=args.momentum, tol=args.tol,
+                   standardize=args.standardize)
+    if args.batch_size is not None:  # only when given; FULL_BATCH ("full") asks the runner for full-batch descent
+        options["batch_size"] = args.batch_size
     result = runner.train_file(args.data, target=args.target, model=args.model, test_size=args.test_size,
                                seed=args.seed, out=args.out, **options)
     print(result.summary())
@@ -257,19 +297,24 @@ def _add_train_command(sub) -> None:
     p.add_argument("--reg", choices=("none", "l2", "l1", "elasticnet"), help="regularizer on the weights (default l2)")
     p.add_argument("--lam", type=float, help="regularization strength")
     p.add_argument("--alpha", type=float, help="elastic-net mixing: alpha*L1 + (1 - alpha)*L2")
-    p.add_argument("--epochs", type=int, help="passes over the training data (at most)")
+    p.add_argument("--solver", choices=("lbfgs", "newton-cg", "sgd"),
+                   help="lbfgs (default), newton-cg, or sgd (implied by --batch-size, --lr, --momentum)")
+    p.add_argument("--epochs", "--max-iter", dest="epochs", type=int,
+                   help="solver iterations at most (epochs for sgd)")
     p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
-                   help="minibatch size, or 'full' for full-batch gradient descent")
+                   help="SGD minibatch size, or 'full' for full-batch gradient descent")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--lr-schedule", choices=("constant", "invscaling"),
                    help="constant, or invscaling: the step size decays as lr / (1 + step/100)^power_t")
     p.add_argument("--momentum", type=float, help="momentum of the SGD steps, in [0, 1)")
-    p.add_argument("--tol", type=float, help="relative improvement below which training stops early")
+    p.add_argument("--tol", type=float, help="stopping tolerance: largest gradient entry (lbfgs, newton-cg), "
+                                             "relative improvement (sgd)")
     p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                    help="scale features to mean 0, variance 1 (default on)")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction held out, stratified (default 0.25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the shuffling (default 0)")
-    p.add_argument("--out", metavar="DIR", help="save model.npz, model.json and loss_curve.png here")
+    p.add_argument("--out", metavar="DIR", help="save model.npz (the model, written atomically), model.json and "
+                                                "loss_curve.png here")
     p.set_defaults(func=cmd_train, batch_size=None)
 
 
@@ -289,18 +334,36 @@ def cmd_check(args) -> int:
     return 0 if v.correct else 1
 
 
+def read_text(path: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a file ('-': standard input), read only up to ``limit`` bytes."""
+    name = "standard input" if path == "-" else path
+    try:
+        if path == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (tests, embedding)
+            data = sys.stdin.read(limit + 1)
+            if len(data) > limit:
+                raise TooLargeError(f"{name} is longer than {limit} characters; the limit is {limit}")
+            return data
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+    except OSError as e:
+        raise MatcalcError(f"cannot read {name}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise TooLargeError(f"{name} is longer than {limit} bytes; the limit is {limit}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MatcalcError(f"cannot read {name}: it is not UTF-8 text (byte 0x{data[e.start]:02x} at "
+                           f"offset {e.start})") from None
+
+
 def cmd_steps(args) -> int:
     """Check a derivation in FILE ('-' for stdin), one step per line (see matcalc.check_steps): exit 0 when every step follows."""
     from .check import check_steps
 
-    try:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.file, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as e:
-        raise api.MatcalcError(f"cannot read {args.file}: {e.strerror}") from None
+    text = read_text(args.file)
     r = check_steps(text, wrt=args.wrt, shapes=_pairs(args.shape, "shape"), assume=_pairs(args.assume, "assume"),
                     layout=args.layout)
     if args.format == "json":

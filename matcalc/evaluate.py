@@ -296,9 +296,21 @@ def finite(a) -> bool:
     return a is not None and bool(np.all(np.isfinite(a)))
 
 
+def norm(a) -> float:
+    """The Frobenius norm without overflow: entries near 1e300 do not make it inf."""
+    a = np.asarray(a)
+    big = float(np.max(np.abs(a))) if a.size else 0.0
+    if big == 0.0 or not np.isfinite(big):
+        return big
+    return big * float(np.linalg.norm(a / big))
+
+
 def rel_error(a, b, floor: float = 0.0) -> float:
     """||a - b|| / max(||a||, ||b||, floor): relative, with an absolute floor for values near zero."""
-    den = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), floor, 1e-300)
+    a, b = np.asarray(a), np.asarray(b)
+    big = max(float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(b))) if b.size else 0.0, 1e-300)
+    a, b = a / big, b / big  # scaled first, so that a - b and the norms cannot overflow
+    den = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), floor / big, 1e-300 / big)
     return float(np.linalg.norm(a - b)) / den
 
 
@@ -333,7 +345,7 @@ def compare(claim_vals: list, expected_vals: list, tol: float = TOLERANCE, point
     usable = [i for i, b in enumerate(expected_vals) if finite(b)]
     if not usable:
         raise MatcalcError("the expected result could not be evaluated at any test point")
-    scale = max(float(np.linalg.norm(expected_vals[i])) for i in usable)
+    scale = max(norm(expected_vals[i]) for i in usable)
     floor = SCALE_FLOOR * (scale if scale > 0 else 1.0)
     errs: dict = {}
     undefined = []

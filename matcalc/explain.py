@@ -82,6 +82,12 @@ def _power_rule(node, ds):
     a, p = node.args
     da, dp = ds
     terms = []
+    if not p.is_scalar:  # an exponent matrix, entry by entry: d U.^P = P .* U.^(P-1) .* dU + U.^P .* log(U) .* dP
+        if da is not None:
+            terms.append(E.hadamard(p, E.power(a, E.sub(p, E.Ones(*p.shape))), da))
+        if dp is not None:
+            terms.append(E.hadamard(node, E.apply("log", a), dp))
+        return E.add(*terms)
     if da is not None:
         pm1 = E.power(a, E.add(p, E.const(-1)))
         terms.append(E.matmul(p, pm1, da) if a.is_scalar else E.matmul(p, E.hadamard(pm1, da)))
@@ -244,8 +250,18 @@ class _Names:
     def latex(self, e: E.Expr) -> str:
         s = to_latex(e)
         for v in sorted(self.nodes, key=lambda v: -len(v.name)):
-            s = s.replace(name_latex(v.name), r"\mathrm{d}\left[" + to_latex(self.nodes[v]) + r"\right]")
-        return s.replace(name_latex(self.dX.name), "d" + name_latex(self.X.name))
+            s = s.replace(name_latex(v.name), r"\,\mathrm{d}\left[" + to_latex(self.nodes[v]) + r"\right]\,")
+        # spaced, so that A dX B does not render as AdXB
+        s = s.replace(name_latex(self.dX.name), r"\,d" + name_latex(self.X.name) + r"\,")
+        return _thin_spaces(s)
+
+
+def _thin_spaces(s: str) -> str:
+    r"""One ``\,`` on each side of a differential (``A\,dX\,B``), none next to a bracket, a script or an end."""
+    s = re.sub(r"\s*(?:\\,\s*)+", r"\\,", s)
+    s = re.sub(r"^\\,|\\,$", "", s)
+    s = re.sub(r"(\\left[(\[]|\\left\\\{|[(\[{])\\,", r"\1", s)
+    return re.sub(r"\\,(?=\\right|[)\]}^_]|\s*&|\s*\\\\)", "", s)
 
 
 # ---------------------------------------------------------------------------------
@@ -294,12 +310,41 @@ class Explanation:
         return f"{lhs}{body}"
 
     def text(self) -> str:
-        out = []
-        for ln in self.lines:
-            why = f"    [{ln.reason[0]}]" if ln.lhs != "#" and ln.reason and ln.reason[0] else ""
-            out.append(self.render_text(ln) + why)
+        """The derivation in plain text; long subexpressions get names (let u = ...) to keep lines short."""
+        rows = [(self.render_text(ln), f"[{ln.reason[0]}]" if ln.lhs != "#" and ln.reason and ln.reason[0] else "")
+                for ln in self.lines]
+        lets = self._let_names([body for body, _ in rows[1:]])
+        out = [rows[0][0]] + [f"  let {name} = {sub}" for name, sub in lets]
+        for body, why in rows[1:]:
+            for name, sub in lets:
+                body = _name_sub(body, sub, name)
+            if why and len(body) + 4 + len(why) > MAX_LINE:  # the reason on a line of its own, or one per rule
+                out += [body] + ([f"        {why}"] if len(why) + 8 <= MAX_LINE else
+                                 [f"        [{part}]" for part in why[1:-1].split("; ")])
+            else:
+                out.append(f"{body}    {why}" if why else body)
         out.append(f"In {self.layout} layout: df/d{self.wrt.name} = {self.result.text()}")
         return "\n".join(out)
+
+    def _let_names(self, bodies: list) -> list:
+        """(name, subexpression) pairs that bring the long lines under MAX_LINE characters, best first."""
+        taken = set(self.result.variables) | {self.wrt.name} | {str(s) for v in self.result.variables.values()
+                                                                  for d in v.shape for s in d.free_symbols}
+        free = [c for c in "uvrqstzh" if c not in taken]
+        subs = sorted({to_text(n) for n in E.walk(self.function) if n.children},
+                      key=len, reverse=True)
+        subs = [t for t in subs if len(t) >= 7 and t != to_text(self.function)]
+        lets: list = []
+        while free and any(len(b) > MAX_LINE for b in bodies) and len(lets) < 3:
+            long = [b for b in bodies if len(b) > MAX_LINE]
+            best = max(subs, key=lambda t: sum(b.count(t) for b in long) * (len(t) - 1), default=None)
+            if best is None or not any(best in b for b in long):
+                break
+            name = free.pop(0)
+            lets.append((name, best))
+            bodies = [_name_sub(b, best, name) for b in bodies]
+            subs = [_name_sub(t, best, name) for t in subs if t != best]
+        return lets
 
     def latex(self) -> str:
         x = name_latex(self.wrt.name)
@@ -322,6 +367,12 @@ class Explanation:
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _name_sub(text: str, sub: str, name: str) -> str:
+    """text with the subexpression sub written as name: (sub) and sub, but f(sub) keeps its parentheses."""
+    text = re.sub(r"(?<![A-Za-z0-9_])\(" + re.escape(sub) + r"\)", name, text)
+    return re.sub(r"(?<![A-Za-z0-9_.])" + re.escape(sub) + r"(?![A-Za-z0-9_])", name, text)
 
 
 def _is_sum(ln: Line) -> bool:
@@ -532,8 +583,7 @@ def _read_off(df: E.Expr, dX: E.Var, names: _Names, lines: list, scale=None) -> 
     if not terms:
         raise _Unnarrated("the differential is zero")
     if len(terms) > 1 and E.add(*terms) != df:
-        lines.append(Line("", E.add(*terms), ("multiply out; tr and sum are linear",
-                                              r"\text{linearity of } \operatorname{tr}"), scale=scale))
+        lines.append(Line("", E.add(*terms), _distribute_reason(df, terms), scale=scale))
     parts = []  # (coefficient, G_i)
     for t in terms:
         coef, core = split_term(t, dX)
@@ -566,6 +616,23 @@ def _read_off(df: E.Expr, dX: E.Var, names: _Names, lines: list, scale=None) -> 
     return G, final
 
 
+TRANSPOSE_STEP = ("transpose of a product: (AB)' = B'A'", r"(AB)^{\top} = B^{\top} A^{\top}")
+MULTIPLY_OUT = ("multiply out; tr and sum are linear", r"\text{linearity of } \operatorname{tr}")
+
+
+def _transposed_products(e: E.Expr) -> int:
+    return sum(isinstance(n, E.Transpose) and isinstance(n.args[0], E.MatMul) for n in E.walk(e))
+
+
+def _distribute_reason(df: E.Expr, terms: list) -> tuple:
+    """Why df becomes its terms: a transpose step, multiplying out, or both."""
+    transposed = _transposed_products(df) > sum(_transposed_products(t) for t in terms)
+    multiplied = len(terms) > len(df.args if isinstance(df, E.Add) else [df])
+    if transposed and multiplied:
+        return (f"{TRANSPOSE_STEP[0]}; {MULTIPLY_OUT[0]}", rf"{TRANSPOSE_STEP[1]},\ {MULTIPLY_OUT[1]}")
+    return TRANSPOSE_STEP if transposed else MULTIPLY_OUT
+
+
 def add_terms(*terms: E.Expr) -> E.Expr:
     """E.add, with every constant a fresh object (E.add counts one Const object passed twice twice)."""
     return E.add(*[E.Const(t.value) if isinstance(t, E.Const) else t for t in terms])
@@ -589,6 +656,18 @@ def _cross_check(G: E.Expr, engine: E.Expr, variables) -> bool:
 
 
 MAX_STAGES = 8
+MAX_LINE = 100  # characters of a line of the text derivation
+
+
+def _simplified_reason(G: E.Expr, variables: dict) -> tuple:
+    """Why G simplifies to the engine's form: for one-hot Y, the columns of Y sum to 1."""
+    onehot = [v.name for v in variables.values() if "onehot" in v.assume and E.contains(G, v)]
+    if onehot:
+        y = onehot[0]
+        return (f"the columns of {y} sum to 1 ({y} is one-hot), so 1 1'{y} is all ones and (1 1'{y}) .* S = S",
+                rf"\text{{the columns of }} {name_latex(y)} \text{{ sum to 1 (one-hot), so }} "
+                rf"\mathbf{{1}}\mathbf{{1}}^{{\top}} {name_latex(y)} = \mathbf{{1}}\mathbf{{1}}^{{\top}}")
+    return ("the engine's simplified form", r"\text{simplified}")
 
 
 @guarded
@@ -666,7 +745,7 @@ def explain(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
                                         rf"$\partial f / \partial {xl} = G$ (denominator layout)"))
         lines.append(Line("G", G))
         if simplify(G) != engine:
-            lines.append(Line("", engine, ("the engine's simplified form", r"\text{simplified}")))
+            lines.append(Line("", engine, _simplified_reason(G, d.variables)))
         if layout == "numerator":
             lines.append(Line("#", None, raw_text="numerator layout is the transpose",
                               raw_latex="numerator layout is the transpose"))

@@ -66,12 +66,15 @@ def fmt_shape(shape: Shape) -> str:
 class Expr:
     """Base of all nodes: ``args`` (children and parameters) and ``shape``."""
 
-    __slots__ = ("args", "shape", "_hash")
+    __slots__ = ("args", "shape", "_hash", "_repr", "_stats", "_scalar")
 
     def __init__(self, args: tuple, shape: Shape):
         self.args = args
         self.shape = shape
         self._hash = None
+        self._repr = None
+        self._stats = None  # (number of nodes, number of transposes, variables) of the tree, see stats()
+        self._scalar = None
 
     # structural identity ------------------------------------------------
     def __hash__(self) -> int:
@@ -83,18 +86,27 @@ class Expr:
     def __eq__(self, other) -> bool:
         if self is other:
             return True
-        return (
-            type(self) is type(other)
-            and hash(self) == hash(other)
-            and self.args == other.args
-        )
+        if type(self) is not type(other) or hash(self) != hash(other):
+            return False
+        if self.args is other.args:
+            return True
+        if self.args == other.args:
+            # equal nodes share one args tuple from now on, so that comparing them again is one identity
+            # check instead of a walk down both trees (nodes are immutable, so nothing else changes)
+            other.args = self.args
+            return True
+        return False
 
     def __ne__(self, other) -> bool:
         return not self == other
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(a) for a in self.args)
-        return f"{type(self).__name__}({inner})"
+        # cached: simplification sorts by it, and a node is immutable
+        r = self._repr
+        if r is None:
+            inner = ", ".join(repr(a) for a in self.args)
+            r = self._repr = f"{type(self).__name__}({inner})"
+        return r
 
     # tree helpers -------------------------------------------------------
     @property
@@ -109,7 +121,10 @@ class Expr:
 
     @property
     def is_scalar(self) -> bool:
-        return self.shape[0] == 1 and self.shape[1] == 1
+        s = self._scalar
+        if s is None:  # cached: comparing SymPy dimensions is slow, and it is asked very often
+            s = self._scalar = bool(self.shape[0] == 1 and self.shape[1] == 1)
+        return s
 
     @property
     def rows(self) -> Dim:
@@ -167,10 +182,12 @@ def walk(e: Expr) -> Iterator[Expr]:
 
 
 def free_vars(e: Expr) -> frozenset:
-    return frozenset(n for n in walk(e) if isinstance(n, Var))
+    return stats(e)[2]
 
 
 def contains(e: Expr, v: Expr) -> bool:
+    if isinstance(v, Var):
+        return v in stats(e)[2]
     return any(n == v for n in walk(e))
 
 
@@ -182,8 +199,33 @@ def shapes_note(variables: dict) -> str:
     )
 
 
+def stats(e: Expr) -> tuple:
+    """(nodes, transposes, variables) of the tree under ``e``, counting a shared subtree each time it occurs.
+    Cached on the nodes, so that simplification can compare sizes without walking whole trees."""
+    if e._stats is not None:
+        return e._stats
+    stack = [(e, False)]
+    while stack:
+        n, ready = stack.pop()
+        if n._stats is not None:
+            continue
+        kids = n.children
+        if ready:
+            nodes, trans = 1, int(isinstance(n, Transpose))
+            variables = frozenset((n,)) if isinstance(n, Var) else frozenset()
+            for c in kids:
+                nodes += c._stats[0]
+                trans += c._stats[1]
+                variables = variables | c._stats[2] if variables else c._stats[2]
+            n._stats = (nodes, trans, variables)
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in kids if c._stats is None)
+    return e._stats
+
+
 def size(e: Expr) -> int:
-    return sum(1 for _ in walk(e))
+    return stats(e)[0]
 
 
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ and evaluate without overflow.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from fractions import Fraction
 from typing import Callable
@@ -59,6 +60,7 @@ def parts(t: E.Expr) -> tuple[Fraction, list, list]:
     return c, scal, chain
 
 
+@functools.lru_cache(maxsize=16384)
 def flip(e: E.Expr) -> E.Expr:
     """The transpose of e with the transpose pushed in structurally."""
     if isinstance(e, E.Transpose):
@@ -83,6 +85,7 @@ def flip(e: E.Expr) -> E.Expr:
     return E.transpose(e)
 
 
+@functools.lru_cache(maxsize=16384)
 def is_symmetric(e: E.Expr) -> bool:
     if e.rows != e.cols:
         return False
@@ -129,7 +132,7 @@ def transpose_commutation(e: E.Transpose) -> E.Expr:
 
 
 def count_transposes(e: E.Expr) -> int:
-    return sum(1 for n in E.walk(e) if isinstance(n, E.Transpose))
+    return E.stats(e)[1]
 
 
 def transpose_push(e: E.Transpose) -> E.Expr:
@@ -145,7 +148,7 @@ def transpose_push(e: E.Transpose) -> E.Expr:
 
 def transpose_out_of_sum(e: E.Add) -> E.Expr:
     """A'B' + C'D' = (BA + DC)': one transpose instead of many (Cookbook 122: (AX^2 + XAX + X^2A)')."""
-    if e.is_scalar:
+    if e.is_scalar or count_transposes(e) < 2:
         return e
     flipped = E.add(*[flip(t) for t in e.args])
     if 1 + count_transposes(flipped) < count_transposes(e):
@@ -242,6 +245,39 @@ def kron_commutation(e: E.MatMul) -> E.Expr:
         return None
 
     return _adjacent(e, pair)
+
+
+def commutation_inverse(e: E.MatMul) -> E.Expr:
+    """K_{m,n} K_{n,m} = I  (vec(A')' = vec(A))."""
+
+    def pair(a, b):
+        if isinstance(a, E.Commutation) and isinstance(b, E.Commutation) and a.args == (b.args[1], b.args[0]):
+            return [E.Identity(a.rows)]
+        return None
+
+    return _adjacent(e, pair)
+
+
+def _is_diag_mask(f: E.Expr):
+    """n when f is diag(vec(I_n)), the 0/1 mask of the diagonal positions of vec of an n x n matrix."""
+    if isinstance(f, E.Diag) and isinstance(f.arg, E.Vec) and isinstance(f.arg.arg, E.Identity):
+        return f.arg.arg.rows
+    return None
+
+
+def diagonal_selection(e: E.MatMul) -> E.Expr:
+    """S S' = diag(vec(I_n)) for the selection matrix S = diag(vec(I_n)) (1_n kron I_n) of vec(diag(u)) = S u:
+    diag(vec(I)) (1 1' kron I) diag(vec(I)) = diag(vec(I)), and diag(vec(I)) diag(vec(I)) = diag(vec(I))."""
+    fs = list(e.args)
+    for i in range(len(fs) - 1):
+        n = _is_diag_mask(fs[i])
+        if n is None:
+            continue
+        if fs[i + 1] == fs[i]:
+            return E.matmul(*fs[:i + 1], *fs[i + 2:])
+        if i + 2 < len(fs) and fs[i + 2] == fs[i] and fs[i + 1] == E.kron(E.Ones(n, n), E.Identity(n)):
+            return E.matmul(*fs[:i + 1], *fs[i + 3:])
+    return e
 
 
 def kron_of_identities(e: E.Kron) -> E.Expr:
@@ -661,8 +697,10 @@ def sort_terms(e: E.Add) -> E.Expr:
 # -- elementwise polynomials -------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def _poly(e: E.Expr, shape) -> dict | None:
-    """e as {monomial: coefficient}; a monomial is a sorted tuple of (atom, exponent)."""
+    """e as {monomial: coefficient}; a monomial is a sorted tuple of (atom, exponent).
+    Memoised: each ancestor of a node asks again.  Callers never modify the dict they get."""
     if isinstance(e, E.Add):
         out: dict = {}
         for t in e.args:
@@ -733,7 +771,9 @@ def expand_elementwise(e: E.Expr) -> E.Expr:
     """Expand and collect entrywise polynomials when that makes the expression smaller:
     y .* (1 - s) - (1 - y) .* s = y - s."""
     p = _poly(e, e.shape)
-    if p is None:
+    if p is None or len(p) > _terms(e):
+        return e
+    if sum(E.size(a) for m in p for a, _ in m) >= E.size(e):  # the atoms alone are no smaller: keep e
         return e
     new = _unpoly(p, e.shape)
     # accept only when it is smaller and has no more terms: (1 - a)*2*W stays factored
@@ -897,7 +937,7 @@ RULES: dict[type, list[Rule]] = {
     E.Transpose: [transpose_symmetric, transpose_commutation, transpose_push],
     E.Inverse: [inverse_of_transpose, inverse_of_scaled],
     E.MatMul: [collect_scalar_powers, sign_times_self, ones_product, diag_ones, inverse_cancel, merge_powers,
-               kron_mixed_product, kron_commutation, scalar_chain_factor, negate_difference],
+               kron_mixed_product, kron_commutation, commutation_inverse, diagonal_selection, scalar_chain_factor, negate_difference],
     E.MatPow: [matpow_canonical],
     E.Hadamard: [hadamard_pull_scalars, hadamard_powers, sign_times_self, relu_times_step, sigmoid_of_exp,
                  expand_elementwise],

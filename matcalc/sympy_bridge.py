@@ -701,6 +701,10 @@ def _matpow(obj, r):
     if base.is_scalar:
         return E.apply("sqrt", base) if k == sympy.S.Half else E.power(base, r.conv(k))
     if not k.is_Integer:
+        if k.is_integer and isinstance(k, (sympy.Symbol, sympy.Add, sympy.Mul)):  # X^k, X^(k - 1): an integer symbol
+            for s in k.free_symbols:  # the exponent's symbols are sizes (see _dimension_names)
+                r.declare(s.name, E.Var(s.name, 1, 1, frozenset({"dimension"})))
+            return E.matpow(base, k.xreplace({s: E.dim(s.name) for s in k.free_symbols}))
         raise SympyConversionError(f"cannot convert {obj}: a matrix power needs an integer exponent, got {k}")
     return E.matpow(base, int(k))
 
@@ -831,6 +835,8 @@ def _dimension_names(obj) -> set:
         if getattr(node, "is_Matrix", False) and hasattr(node, "shape"):
             for d in node.shape:
                 names |= {s.name for s in getattr(d, "free_symbols", ())}
+        if isinstance(node, sympy.MatPow) and not node.args[1].is_Integer:  # X^k: k is an integer size
+            names |= {s.name for s in node.args[1].free_symbols}
     return names
 
 

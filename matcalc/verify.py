@@ -435,7 +435,11 @@ def analytic_vec_jacobian(value, layout: str, f: E.Expr, x: E.Var, kind: str) ->
 
 
 def _rel(a: np.ndarray, n: np.ndarray, tiny: float) -> float:
-    return float(np.linalg.norm(a - n) / max(np.linalg.norm(n), tiny))
+    """||a - n|| / max(||n||, tiny), scaled first so that entries near 1e300 do not overflow the norms."""
+    big = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(n), initial=0.0)), tiny, 1e-300)
+    if not np.isfinite(big):
+        return float("inf")
+    return float(np.linalg.norm((a - n) / big) / max(np.linalg.norm(n / big), tiny / big))
 
 
 # -- the check ------------------------------------------------------------------------

@@ -164,6 +164,8 @@ CLAIMS = [
     Claim("sigmoid-outer", "sigmoid(w'*x)", "w", "x*x'", False, "wrong-shape"),
     Claim("Wz-vecjac", "W*z", "W", "z'", False, "wrong-shape"),
     Claim("reg-wrong-shape", REG, "W", "lam/m*W'*W", False, "wrong-shape", "denominator"),
+    # ---- two readings that type-check and differ ----------------------------------------------
+    Claim("ab-ambiguous", "ab'*x + a*b", "x", "ab", False, "ambiguous", shapes={"a": (), "b": ()}),
     # ---- no known pattern -----------------------------------------------------------------------
     Claim("ls-one-sign", LS, "theta", "(2/N)*(X'*X*theta + X'*y)", False, "sign"),
     Claim("qf-plus-x", QF, "x", "A*x + x", False, "dropped-chain-factor"),

@@ -32,7 +32,7 @@ FORMATS = {
     "logdet.tex": (3, "layout", r"d\log\det X = tr(X^{-1} dX), then the gradient"),
     "backprop.txt": (5, "dropped-chain-factor", "intermediate names Z = W1*X, H = relu(Z)"),
     "index_sums.tex": (4, "wrong", r"index sums \sum_i \sum_j v_i A_{ij} v_j and \partial f / \partial v_k"),
-    "bmatrix_2x2.tex": (3, "wrong", "the worksheet's 2x2 bmatrix proof, checked at that size"),
+    "bmatrix_2x2.tex": (3, "wrong", "a 2x2 proof written out with bmatrix, checked at that size"),
     "layout.txt": (3, "layout", "a numerator-layout answer in a denominator-layout derivation"),
 }
 
@@ -85,3 +85,23 @@ def test_index_sums_are_checked_at_random_sizes():
     r = matcalc.check_steps((HERE / "index_sums.tex").read_text())
     sizes = {s.method for s in r.steps if "entry by entry" in s.method}
     assert sizes and not any("at size" in m for m in sizes)
+
+
+INDEX_ROWS = [
+    # (derivation, ok, the first wrong line, a phrase of its message)
+    ("f = x'*x\n\\frac{\\partial f}{\\partial x_k} = 2 x_k", True, None, ""),
+    ("f = x'*x\n\\frac{\\partial f}{\\partial x_k} = 2 x_j", False, 2, "free indices (j)"),
+    ("f = x'*x\n= \\sum_i x_i^2", True, None, ""),
+    ("f = x'*x\n= \\sum_i x_i x_i x_i", False, 2, "differs"),
+    ("f = x'*A*x\n\\frac{\\partial f}{\\partial x_k} = \\sum_j A_{kj} x_j", False, 2, "differs"),
+    ("f = u'*W*v\n\\frac{\\partial f}{\\partial W_{ij}} = u_i v_j", True, None, ""),
+    ("f = u'*W*v\n\\frac{\\partial f}{\\partial W_{ij}} = u_j v_i", False, 2, "differs"),
+]
+
+
+@pytest.mark.parametrize("text, ok, line, phrase", INDEX_ROWS)
+def test_index_notation_rows(text, ok, line, phrase):
+    r = matcalc.check_steps(text)
+    assert r.ok is ok and r.line == line, str(r)
+    if phrase:
+        assert phrase in r.first_wrong.message

@@ -105,3 +105,51 @@ def test_explain_and_check_import_each_other_one_way_only():
         assert not {m for m in imported if m.split(".")[-1] == "check"}, (name, imported)
         if name == "matcalc.evaluate":
             assert not {m for m in imported if m.split(".")[-1] == "explain"}
+
+
+# -- explanations as issue 8 asks for them -------------------------------------------------------
+
+LONG = [
+    ("-(1/n)*sum(Y.*log(softmax(W*X)))", "W", {"Y": "onehot"}),
+    ("(1/N)*norm2(y - X*theta)^2", "theta", None),
+    ("norm2(X*w - y)^2 + lam*norm2(w)^2", "w", None),
+    ("sum(log(1 + exp(X*w))) - y'*X*w", "w", None),
+    ("-sum(y.*log(sigmoid(X*w)) + (1-y).*log(1-sigmoid(X*w)))", "w", None),
+]
+
+
+@pytest.mark.parametrize("expr, wrt, assume", LONG)
+def test_text_lines_stay_under_100_characters(expr, wrt, assume):
+    text = matcalc.explain(expr, wrt, assume=assume).text()
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+
+
+def test_softmax_cross_entropy_states_the_one_hot_step():
+    text = matcalc.explain(LONG[0][0], "W", assume={"Y": "onehot"}).text()
+    assert "the columns of Y sum to 1" in text
+    assert "let u = softmax(W*X)" in text
+
+
+def test_a_transpose_step_is_labelled_as_one():
+    text = matcalc.explain("(1/N)*norm2(y - X*theta)^2", "theta").text()
+    assert "[transpose of a product: (AB)' = B'A']" in text
+
+
+def test_differentials_are_spaced_in_latex():
+    tex = matcalc.explain("tr(A*X*B)", "X").latex()
+    assert r"A\,dX\,B" in tex and "A dX B" not in tex
+
+
+def test_a_hessian_verdict_comes_with_its_derivation():
+    v = matcalc.check("x'*A*x", wrt="x", claimed="2*A", order=2)
+    text = v.explain()
+    assert "Derivation:" in text and "G = (A + A')*x" in text
+    assert "The Hessian is the Jacobian of this gradient" in text and text.startswith("Claim: d^2/dx^2")
+
+
+def test_the_expected_answer_is_shown_in_the_layout_asked_for():
+    v = matcalc.check("x'*A*x", wrt="x", claimed="x'*(A + A')", layout="denominator")
+    assert v.mistake == "layout"
+    assert "The correct gradient (denominator layout) is (A + A')*x." in v.explain()
+    v = matcalc.check("x'*A*x", wrt="x", claimed="(A + A')*x", layout="numerator")
+    assert "The correct gradient (numerator layout) is x'*(A + A')." in v.explain()

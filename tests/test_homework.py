@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 import matcalc
+from matcalc.check.claims import read_claim
+from matcalc.emit.text import to_text
 
-from homework_tables import ISSUE, Row
+from homework_tables import ISSUE, LATEX_SPELLINGS, ONE_TERM_WRONG, Row
 
 
 def _check(r: Row):
@@ -23,7 +25,6 @@ def test_issue_example(r: Row):
         assert phrase in v.message, v.message
 
 
-from homework_tables import LATEX_SPELLINGS  # noqa: E402
 
 
 def test_the_spelling_table_is_big():
@@ -37,9 +38,6 @@ def test_latex_spelling_is_read_and_correct(r: Row):
     assert v.correct, v.summary
 
 
-from homework_tables import ONE_TERM_WRONG  # noqa: E402
-from matcalc.check.claims import read_claim  # noqa: E402
-from matcalc.emit.text import to_text  # noqa: E402
 
 
 @pytest.mark.parametrize("r", ONE_TERM_WRONG, ids=[f"{i}-{r.claimed}" for i, r in enumerate(ONE_TERM_WRONG)])

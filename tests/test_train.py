@@ -123,16 +123,20 @@ MODELS = [
     (matcalc.SoftmaxClassifier, {}),
     (matcalc.MulticlassSVM, {"loss": "hinge"}),
     (matcalc.MulticlassSVM, {"loss": "squared_hinge"}),
-    (matcalc.MulticlassSVM, {"loss": "perceptron", "reg": "none", "tol": None}),  # its loss has no scale
-    (matcalc.SoftmaxClassifier, {"reg": "l1", "batch_size": None, "epochs": 300, "lr": 0.5}),
-    (matcalc.SoftmaxClassifier, {"reg": "elasticnet", "momentum": 0.0, "lr_schedule": "constant", "batch_size": 16}),
+    (matcalc.MulticlassSVM, {"loss": "perceptron", "reg": "none", "tol": None, "solver": "sgd"}),  # its loss has no scale
+    (matcalc.SoftmaxClassifier, {"reg": "l1", "solver": "sgd", "batch_size": None, "max_iter": 300, "lr": 0.5}),
+    (matcalc.SoftmaxClassifier, {"reg": "elasticnet", "solver": "sgd", "momentum": 0.0, "lr_schedule": "constant",
+                                "batch_size": 16}),
+    (matcalc.SoftmaxClassifier, {"reg": "l1", "solver": "lbfgs"}),
+    (matcalc.SoftmaxClassifier, {"solver": "newton-cg"}),
+    (matcalc.MulticlassSVM, {"loss": "squared_hinge", "solver": "newton-cg"}),
 ]
 
 
 @pytest.mark.parametrize("cls,params", MODELS)
 def test_separable_data_is_learned_exactly(cls, params):
     X, y = blobs(60, 4, spread=0.3, seed=1)
-    clf = cls(seed=0, **params).fit(X, y)
+    clf = cls(random_state=0, **params).fit(X, y)
     assert clf.score(X, y) == 1.0
 
 
@@ -140,7 +144,7 @@ def test_separable_data_is_learned_exactly(cls, params):
 def test_noisy_data_reaches_a_known_accuracy(cls, params):
     """Overlapping blobs: the held-out accuracy of a linear rule is about 0.85 here; ask for 0.8."""
     X, y = blobs(200, 3, spread=2.5, seed=3, p=2)
-    clf = cls(seed=0, **params).fit(X[:450], y[:450])
+    clf = cls(random_state=0, **params).fit(X[:450], y[:450])
     assert clf.score(X[450:], y[450:]) >= 0.8
 
 
@@ -161,13 +165,13 @@ def test_logistic_regression_binary():
 
 def test_seed_makes_runs_reproducible_and_early_stopping_works():
     X, y = blobs(100, 3, spread=1.5, seed=4)
-    a = matcalc.SoftmaxClassifier(seed=7, batch_size=32).fit(X, y)
-    b = matcalc.SoftmaxClassifier(seed=7, batch_size=32).fit(X, y)
-    c = matcalc.SoftmaxClassifier(seed=8, batch_size=32).fit(X, y)
+    a = matcalc.SoftmaxClassifier(solver="sgd", random_state=7, batch_size=32, tol=1e-3).fit(X, y)
+    b = matcalc.SoftmaxClassifier(solver="sgd", random_state=7, batch_size=32, tol=1e-3).fit(X, y)
+    c = matcalc.SoftmaxClassifier(solver="sgd", random_state=8, batch_size=32, tol=1e-3).fit(X, y)
     assert a.loss_curve_ == b.loss_curve_ and np.array_equal(a.W_, b.W_)
     assert a.loss_curve_ != c.loss_curve_
     assert a.n_iter_ < 100 and "stopped after" in a.stop_reason_
-    full = matcalc.SoftmaxClassifier(batch_size=None, epochs=40, tol=None).fit(X, y)
+    full = matcalc.SoftmaxClassifier(solver="sgd", batch_size=None, max_iter=40, tol=None).fit(X, y)
     assert full.n_iter_ == 40 and len(full.loss_curve_) == 40
     assert full.loss_curve_[-1] < full.loss_curve_[0]
 
@@ -187,11 +191,11 @@ def clone(est):
 def test_estimator_contract(cls):
     X, y = blobs(30, 2, spread=0.5, seed=0)
     labels = np.array(["cat", "dog"])[y]
-    est = cls(lam=0.01, epochs=30)
+    est = cls(lam=0.01, max_iter=30)
     est.fit(X, labels)
     copy = clone(est)
     assert not hasattr(copy, "coef_") and copy.get_params() == est.get_params()
-    assert copy.set_params(lam=0.5, seed=3) is copy
+    assert copy.set_params(lam=0.5, random_state=3) is copy
     assert copy.get_params()["lam"] == 0.5 and est.get_params()["lam"] == 0.01
     assert type(copy)(**copy.get_params()).get_params() == copy.get_params()
     assert est.classes_.tolist() == ["cat", "dog"]
@@ -218,15 +222,15 @@ def test_multiclass_outputs_and_string_labels():
 def test_float32_stays_float32():
     X, y = blobs(50, 3, spread=1.0, seed=6)
     X32 = X.astype(np.float32)
-    clf = matcalc.SoftmaxClassifier(epochs=5).fit(X32, y)
+    clf = matcalc.SoftmaxClassifier(max_iter=5).fit(X32, y)
     for a in (clf.W_, clf.coef_, clf.intercept_, clf.decision_function(X32), clf.predict_proba(X32)):
         assert a.dtype == np.float32
     obj = Objective("hinge", "elasticnet", lam=0.1)
     W, Xb, Y = (a.astype(np.float32) for a in problem("hinge"))
     assert obj.gradient(W, Xb, Y).dtype == np.float32
-    assert matcalc.LogisticClassifier(epochs=3).fit(X32, y % 2).W_.dtype == np.float32
-    assert matcalc.SoftmaxClassifier(epochs=3).fit(X, y).W_.dtype == np.float64
-    assert matcalc.SoftmaxClassifier(epochs=3, dtype="float32").fit(X, y).W_.dtype == np.float32
+    assert matcalc.LogisticClassifier(max_iter=3).fit(X32, y % 2).W_.dtype == np.float32
+    assert matcalc.SoftmaxClassifier(max_iter=3).fit(X, y).W_.dtype == np.float64
+    assert matcalc.SoftmaxClassifier(max_iter=3, dtype="float32").fit(X, y).W_.dtype == np.float32
 
 
 def test_logits_of_1e4_do_not_overflow():
@@ -244,7 +248,7 @@ def test_logits_of_1e4_do_not_overflow():
         lg = Objective("logistic")
         assert lg.value(w, X, np.array([0.0, 1.0])) == pytest.approx(1e4 / 2, rel=1e-6)
         assert np.all(np.isfinite(lg.gradient(w, X, np.array([0.0, 1.0]))))
-        clf = matcalc.SoftmaxClassifier(epochs=2).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+        clf = matcalc.SoftmaxClassifier(max_iter=2).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
         clf.coef_ = np.array([[-1e4], [1e4]])
         P = clf.predict_proba([[3.0], [-3.0]])
         assert np.all(np.isfinite(P)) and np.allclose(P, [[0, 1], [1, 0]])
@@ -267,7 +271,7 @@ BAD_DATA = [
     ("inf in a CSV", lambda t: train_file(_csv(t, GOOD.replace("5,6", "inf,6")), target="label"),
      r"row 3 \(line 4\), column 'a': inf is not a finite number"),
     ("a single class", lambda t: train_file(_csv(t, "a,label\n1,x\n2,x\n3,x\n"), target="label"),
-     r"target column 'label' has a single class \('x'\)"),
+     r"target column 'label' has only one class \('x'\)"),
     ("a missing target column", lambda t: train_file(_csv(t, GOOD), target="species"),
      r"no column 'species'; available columns: a, b, label"),
     ("a non-numeric feature", lambda t: train_file(_csv(t, GOOD.replace("7,8", "7,eight")), target="label"),
@@ -280,13 +284,13 @@ BAD_DATA = [
                                  train_file(t / "d.npy")),
      r"d\.npy row 2, column 'column 0': nan"),
     ("X with NaN", lambda t: matcalc.SoftmaxClassifier().fit([[1.0, 2.0], [3.0, np.nan]], [0, 1]),
-     r"X\[1, 1\] is nan"),
+     r"X\[1, 1\] is NaN"),
     ("X with a string", lambda t: matcalc.SoftmaxClassifier().fit(np.array([["1", "a"], ["2", "3"]]), [0, 1]),
      r"X\[0, 1\] = 'a' is not a number"),
     ("one class in y", lambda t: matcalc.MulticlassSVM().fit([[1.0], [2.0]], ["a", "a"]),
-     r"y has a single class \('a'\)"),
+     r"y has only one class \('a'\)"),
     ("logistic given three classes", lambda t: matcalc.LogisticClassifier().fit([[1.0], [2.0], [3.0]], [0, 1, 2]),
-     r"LogisticClassifier is binary but y has 3 classes"),
+     r"Only binary classification is supported: LogisticClassifier is binary but y has 3 classes"),
     ("labels and rows disagree", lambda t: matcalc.SoftmaxClassifier().fit([[1.0], [2.0]], [0, 1, 1]),
      r"X has 2 samples but y has 3 labels"),
 ]
@@ -306,8 +310,8 @@ BAD_PARAMS = [
     (matcalc.SoftmaxClassifier, "lr", 0.0, r"lr must be a number > 0"),
     (matcalc.SoftmaxClassifier, "lr", float("nan"), r"lr must be a number > 0"),
     (matcalc.SoftmaxClassifier, "lr", "0.1", r"lr must be a number > 0, got '0.1'"),
-    (matcalc.SoftmaxClassifier, "epochs", 0, r"epochs must be an integer >= 1, got 0"),
-    (matcalc.SoftmaxClassifier, "epochs", 2.5, r"epochs must be an integer >= 1"),
+    (matcalc.SoftmaxClassifier, "max_iter", 0, r"max_iter must be an integer >= 1, got 0"),
+    (matcalc.SoftmaxClassifier, "max_iter", 2.5, r"max_iter must be an integer >= 1"),
     (matcalc.SoftmaxClassifier, "lam", -0.1, r"lam must be a number >= 0"),
     (matcalc.SoftmaxClassifier, "alpha", 1.5, r"alpha must be a number in \[0, 1\]"),
     (matcalc.LogisticClassifier, "alpha", -0.1, r"alpha must be a number in \[0, 1\]"),
@@ -339,7 +343,8 @@ def test_bad_hyperparameters_are_rejected_at_fit(cls, name, value, message):
 def test_hyperparameters_at_the_ends_of_their_ranges_are_accepted():
     X, y = blobs(5, 2, spread=0.5, seed=0)
     for params in ({"alpha": 0.0, "reg": "elasticnet"}, {"alpha": 1, "reg": "elasticnet"}, {"momentum": 0},
-                   {"lam": 0, "tol": None, "batch_size": None, "power_t": 0}, {"epochs": 1, "lr": 1e-9}):
+                   {"lam": 0, "tol": None, "batch_size": None, "power_t": 0}, {"max_iter": 1, "lr": 1e-9},
+                   {"solver": "sgd", "max_iter": 1, "lr": 1e-9}):
         assert matcalc.SoftmaxClassifier(**params).fit(X, y).n_iter_ >= 1
 
 
@@ -350,7 +355,7 @@ def test_sgd_rejects_a_step_that_climbs():
         sgd(lambda w, idx: w, lambda w: 0.0, np.zeros(2), n_samples=2, lr=-0.1)
 
 
-@pytest.mark.parametrize("option", [["--lr", "-1"], ["--epochs", "0"], ["--momentum", "1"], ["--alpha", "2"],
+@pytest.mark.parametrize("option", [["--lr", "-1"], ["--max-iter", "0"], ["--momentum", "1"], ["--alpha", "2"],
                                     ["--test-size", "0"], ["--test-size", "1"], ["--lam", "-1"]])
 def test_cli_rejects_bad_options_in_one_line(tmp_path, capsys, option):
     out = tmp_path / "never"
@@ -367,7 +372,7 @@ def test_cli_trains_on_the_bundled_dataset_and_saves(tmp_path, capsys):
     out = tmp_path / "model"
     assert cli.main(["train", "--epochs", "60", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "epoch  1/60 [" in captured.err and "loss " in captured.err
+    assert "iteration  1/60 [" in captured.err and "loss " in captured.err
     assert "train accuracy: " in captured.out and "held-out accuracy: " in captured.out
     held_out = float(captured.out.split("held-out accuracy: ")[1].split()[0])
     assert held_out >= 0.85
@@ -377,6 +382,7 @@ def test_cli_trains_on_the_bundled_dataset_and_saves(tmp_path, capsys):
     assert len(meta["loss_curve"]) == meta["epochs_run"] and meta["test_accuracy"] == pytest.approx(held_out, abs=1e-4)
     with np.load(out / "model.npz") as z:
         assert z["W"].shape == (3, 5) and z["coef"].shape == (3, 4)
+        assert json.loads(str(z["metadata"]))["save_id"] == meta["save_id"]
     ds = load_dataset()
     assert load_model(out).score(ds.X, ds.y) > 0.9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left behind
@@ -395,7 +401,8 @@ def test_cli_on_a_csv_npy_and_npz(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "MulticlassSVM on points.csv (84 training rows, 36 held out" in text
     assert float(text.split("held-out accuracy: ")[1].split()[0]) >= 0.95
-    assert json.loads((out / "model.json").read_text())["params"]["reg"] == "l1"
+    params = json.loads((out / "model.json").read_text())["params"]
+    assert params["reg"] == "l1" and params["solver"] == "sgd" and params["batch_size"] == 16
     assert cli.main(args) == 0  # saving again over an existing folder replaces its files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["points.csv", "svm"]
     np.save(tmp_path / "d.npy", np.column_stack([X, y]))

@@ -40,13 +40,25 @@ tag                         hypothesis that was confirmed numerically
 ``sum-instead-of-matrix``   replacing sum(M) or tr(M) in the claim by M makes it right,
                             or claim = sum(expected) (or tr(expected))
 ``elementwise-vs-matrix-    swapping one ``.*`` for ``*`` (or ``*`` for ``.*``, ``.^k``
-product``                   for ``^k``) in the claim makes it right
+product``                   for ``^k``, an outer product u*v' for diag(u.*v)) in the claim
+                            makes it right
 ``dropped-chain-factor``    removing one factor of a product in the expected result
-                            gives the claim
+                            gives the claim, or replacing softmax(u) by exp(u) (the
+                            normalisation dropped) or an indicator step(u) by ones
 ``wrong-shape``             the claim's shape fits neither layout and nothing above
-                            explains it
+                            explains it, or the claim does not type-check
+``ambiguous``               the claim's text has two readings (as text and as LaTeX)
+                            that type-check and differ; both are shown
 ``wrong``                   no known pattern: a counterexample is given
 ==========================  ============================================================
+
+A claim that is a sum is judged term by term first (``Diagnoser.by_terms``): when
+every term but one or two agrees with a term of the answer, the message names the
+wrong term and its mistake ("the term lam*w should be 2*lam*w: missing factor 2"),
+and the tags are those of the term.  Where a tag is decided: ``diagnose.py``; where
+a claim is read: ``claims.py``; where a derivation line is read: ``steps.py`` (its
+rows and heads are cut by ``matcalc.parse.derivation``, index notation is read by
+``matcalc.parse.index``).
 
 >>> v = check("(lam/(2*m))*normF(W)^2", wrt="W", claimed="lam/m*sum(W)", layout="denominator")
 >>> v.correct, v.mistake

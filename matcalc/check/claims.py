@@ -162,6 +162,8 @@ def read_claims(claimed, variables: dict, what: str = "the claim", targets: list
     readers = ["LaTeX"] if "\\" in text else ["text", "LaTeX"]
     out, errors = [], []
     for reader in readers:
+        if reader == "LaTeX" and out and not _latex_may_differ(text, set(variables) | set(aliases(variables))):
+            break  # the LaTeX reading would be the same, or would not bind
         try:
             e, dropped = _read_with(reader, text, variables, what, list(targets), "abs")
             if reader == "LaTeX" and _square_abs(e):  # |X| of a square matrix is its determinant
@@ -174,6 +176,21 @@ def read_claims(claimed, variables: dict, what: str = "the claim", targets: list
     if not out:
         raise max(errors, key=_rank)
     return out
+
+
+def _latex_may_differ(text: str, names: set) -> bool:
+    """Whether LaTeX could read plain text that reads as text in another way that binds.
+
+    LaTeX reads a word such as ``ab`` as the product a*b; that reading binds only when each letter is
+    a name of the problem (or e, I).  Words before a parenthesis are functions in both readers, and
+    single letters, subscripted names and operators read the same.
+    """
+    for m in re.finditer(r"[A-Za-z][A-Za-z0-9]*(?![A-Za-z0-9_(])", text):
+        word = m.group(0)
+        if len(word) > 1 and "_" not in text[m.end():m.end() + 1]:
+            if all(c in names or c in "eI" or c.isdigit() for c in word):
+                return True
+    return "|" in text or "^" in text
 
 
 def _square_abs(e: E.Expr) -> bool:

@@ -25,6 +25,7 @@ TAGS = (
     "elementwise-vs-matrix-product",
     "dropped-chain-factor",
     "wrong-shape",
+    "ambiguous",
     "wrong",
 )
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from .. import expr as E
 from ..budget import guarded
+from ..errors import TooLargeError
 from ..api import MatcalcError, check_layout, derive
 from ..emit.text import to_text
 from ..evaluate import TOLERANCE, TRIALS, Points, compare, looks_latex, numpy_spelling, shape_symbols, substitute
-from ..verify import DomainError, dimension_symbols, draw_point
 from ..parse import Parsed, ParseError, ShapeMismatchError, UnknownNameError, parse, parse_latex
 from ..parse.derivation import match_head, split_rows, split_top, var_name
 from ..parse.index import IndexExpr, looks_indexed, parse_index
@@ -20,6 +19,7 @@ from ..parse.latex import GREEK
 from ..parse.text import normalize_assume
 from .claims import aliases, counterexample, declared_shapes, dim_spec, dims_of, format_counterexample, sized
 from .diagnose import Diagnoser, Finding, prove_equal
+from .entries import Component, entry_numbers, entry_points, index_clash, index_of
 from .verdict import undefined_message
 
 # ---------------------------------------------------------------------------------
@@ -125,26 +125,8 @@ class StepsReport:
         }
 
 
-@dataclass(frozen=True)
-class Component:
-    """Entries of a derivative, as a component-wise proof writes them: ``\\partial f / \\partial v_k``.
-
-    ``index`` holds letters (every entry, a free index of the formula) or 0-based numbers (one entry).
-    """
-
-    value: E.Expr
-    index: tuple
-
-
 _DIFF_LHS = re.compile(r"^(?:\\mathrm\s*\{\s*d\s*\}|\\operatorname\s*\{\s*d\s*\}|d)\s*(?:\\[,;]\s*)?"
                        r"(?P<body>\\[A-Za-z].*|\(.*|[A-Za-z](?:_\w+)?(?:\s*\([^()]*\))?)$", re.S)
-
-
-def _index_of(text: str) -> tuple:
-    parts = [p for p in re.split(r"[,\s]+", text) if p]
-    if len(parts) == 1 and len(parts[0]) > 1:
-        parts = list(parts[0])
-    return tuple(int(p) - 1 if p.isdigit() else p for p in parts)
 
 
 class _Steps:
@@ -164,6 +146,7 @@ class _Steps:
         self.counter = 0
         self.lineno = 0
         self.fresh: dict = {}  # expression -> the sizes its line left to context (vector(1) alone)
+        self.dropped: dict = {}  # expression -> the restricted-domain terms its text lost (Parsed.dropped)
 
     # reading -------------------------------------------------------------------------
     def fail(self, msg: str, cls=ParseError):
@@ -256,6 +239,8 @@ class _Steps:
                 self.vars[name] = w
                 mapping[v] = w
         out = substitute(p.expr, mapping)
+        if p.dropped:  # terms the text writes but the expression lost (0*log(-s)): their domain still counts
+            self.dropped[out] = [substitute(w, mapping) for w in p.dropped]
         if not first:
             given = {str(s) for e in list(self.vars.values()) + list(placeholders.values())
                      for d in e.shape for s in d.free_symbols} | set(p.variables)
@@ -293,7 +278,7 @@ class _Steps:
         m = re.fullmatch(r"(?P<base>.+?)_(?P<idx>[A-Za-z0-9,]+)", name)
         if m and (m.group("base") in self.vars or alias.get(m.group("base")) in self.vars):
             base = m.group("base") if m.group("base") in self.vars else alias[m.group("base")]
-            return base, _index_of(m.group("idx"))
+            return base, index_of(m.group("idx"))
         self.fail(f"the derivative is taken with respect to {name!r}, which is not a variable here",
                   UnknownNameError)
 
@@ -368,41 +353,11 @@ class _Steps:
 
     # comparing -----------------------------------------------------------------------
     def points(self, new, old) -> Points:
-        size = max([v.concrete for v in (new, old) if isinstance(v, IndexExpr)]
-                   + [max([i + 1 for i in v.index if isinstance(i, int)], default=0)
-                      for v in (new, old) if isinstance(v, Component)] + [0])
-        variables = list(self.vars.values())
-        exprs = [v.value if isinstance(v, Component) else v for v in (old, new, self.function)]
-        domain = next((e for e in exprs if isinstance(e, E.Expr)), E.zeros((1, 1)))
-        if not size:
-            return Points(variables, domain, TRIALS, self.seed)
-        # a proof written out at one size (a 2x2 bmatrix) is checked at that size
-        rng = np.random.default_rng(self.seed)
-        dims = {str(s): size for s in dimension_symbols(variables)}
-        trials = []
-        for _ in range(2 * TRIALS):
-            try:
-                trials.append((dims, draw_point(domain, variables, dims, rng)))
-            except DomainError:
-                continue
-            if len(trials) == TRIALS:
-                break
-        return Points(variables, None, trials=trials)
+        return entry_points(list(self.vars.values()), new, old, self.function, self.seed)
 
-    def numbers(self, value, pts: Points) -> list:
-        if isinstance(value, E.Expr):
-            return pts.values(value)
-        if isinstance(value, Component):
-            out = []
-            for a in pts.values(value.value):
-                if a is None or all(isinstance(i, str) for i in value.index):
-                    out.append(a)
-                else:
-                    idx = value.index if len(value.index) == 2 else (value.index[0], 0)
-                    out.append(np.array([[a[idx]]]) if all(i < s for i, s in zip(idx, a.shape)) else None)
-            return out
+    def numbers(self, value, pts: Points, order: tuple | None = None) -> list:
         try:
-            return [value.evaluate(point) for _, point in pts.trials]
+            return entry_numbers(value, pts, order)
         except ParseError as e:
             raise ParseError(f"line {self.lineno}: {e}") from None
 
@@ -413,8 +368,13 @@ class _Steps:
         concerned); where new is undefined there, it does not follow.
         """
         if not (isinstance(new, E.Expr) and isinstance(old, E.Expr)):
+            clash = index_clash(new, old)
+            if clash:
+                return False, "indices compared", clash, "wrong", None
             pts = self.points(new, old)
-            nv, ov = self.numbers(new, pts), self.numbers(old, pts)
+            letters = next((tuple(i for i in v.index if isinstance(i, str)) for v in (new, old)
+                            if isinstance(v, Component)), None)
+            nv, ov = self.numbers(new, pts, letters), self.numbers(old, pts, letters)
             cmp = compare(nv, ov, self.tol, pts)
             where = f" (checked entry by entry at {len(pts)} points" + (
                 f", at size {next(iter(pts.trials[0][0].values()), '')})" if any(
@@ -432,6 +392,11 @@ class _Steps:
         nv, ov = pts.values(new), pts.values(old)
         cmp = compare(nv, ov, self.tol, pts)
         checked = f"numerically checked at {len(pts)} shapes"
+        for w in self.dropped.get(new, ()):
+            bad = [k for k, v in enumerate(pts.values(w)) if v is None or not np.all(np.isfinite(v))]
+            if bad:
+                return (False, checked, undefined_message(pts, bad[0], f"its term {to_text(w)}", "the step before is"),
+                        "wrong", None)
         if cmp.equal:
             return (True, "proved" if proof else checked, proof or "", None, None)
         if cmp.undefined:
@@ -475,6 +440,10 @@ def _value_text(v) -> str | None:
     return None if v is None else "an index-notation formula"
 
 
+MAX_LINES = 200  # lines of steps (blank lines and comments do not count)
+MAX_TEXT = 1_000_000  # characters of a whole derivation
+
+
 @guarded
 def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout: str = "denominator",
                 *, seed: int = 0, tol: float = TOLERANCE) -> StepsReport:
@@ -513,7 +482,21 @@ def check_steps(lines, wrt: str | None = None, shapes=None, assume=None, layout:
     >>> check_steps(["J = x'*A*x", "d/dx J = 2*A*x"]).line
     2
     """
+    if isinstance(lines, str):
+        if len(lines) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is {len(lines)} characters long; the limit is {MAX_TEXT}")
+    else:
+        try:
+            lines = list(itertools.islice(lines, MAX_TEXT // 8 + 1))
+        except TypeError:
+            raise MatcalcError(f"lines is a string or a list of strings, got {type(lines).__name__}") from None
+        if len(lines) > MAX_TEXT // 8:
+            raise TooLargeError(f"the derivation has more than {MAX_TEXT // 8} lines; the limit is {MAX_TEXT // 8}")
+        if sum(len(x) for x in lines if isinstance(x, str)) > MAX_TEXT:
+            raise TooLargeError(f"the derivation is longer than {MAX_TEXT} characters; the limit is {MAX_TEXT}")
     rows = split_rows(lines)
+    if len(rows) > MAX_LINES:
+        raise TooLargeError(f"the derivation has more than {MAX_LINES} lines of steps; the limit is {MAX_LINES}")
     st = _Steps(wrt, shapes, assume, layout, seed, tol)
     steps: list = []
     prev = None  # (kind, value)

@@ -120,7 +120,8 @@ class Verdict:
         lay = d.layout
         lines = []
         if format == "text":
-            lines.append(f"Claim: d/d{d.wrt.name} {fn} = {self.shown_claim}")
+            op = f"d^2/d{d.wrt.name}^2" if d.order == 2 else f"d/d{d.wrt.name}"
+            lines.append(f"Claim: {op} {fn} = {self.shown_claim}")
             if self.correct:
                 lines.append(f"Correct{'' if self.layout == 'either' else f' in {self.layout} layout'}: it equals "
                              f"the engine's result {d.text()} ({self.method}; {self.proof}).")
@@ -158,14 +159,24 @@ class Verdict:
         return "\n\n".join(lines)
 
     def _derivation(self, format: str) -> str:
+        """The derivation of the expected answer; for a Hessian, the gradient's and then its Jacobian."""
         d = self.expected
-        if d.order != 1 or not d.function.is_scalar:
+        if d.order not in (1, 2) or not d.function.is_scalar:
             return ""
         try:
-            ex = explain(d.function, d.wrt.name, layout=d.layout)
+            ex = explain(d.function, d.wrt.name, layout="denominator" if d.order == 2 else d.layout)
         except (MatcalcError, ValueError):
             return ""
-        return ex.text() if format == "text" else ex.latex()
+        out = ex.text() if format == "text" else ex.latex()
+        if d.order == 2:
+            x = d.wrt.name
+            if format == "text":
+                out += (f"\nThe Hessian is the Jacobian of this gradient g: dg = H d{x}, so "
+                        f"H = dg/d{x}' = {d.text()}")
+            else:
+                out += (rf"\n\n\text{{The Hessian is the Jacobian of the gradient }} g:\ dg = H\,d{to_latex(d.wrt)},"
+                        rf"\quad H = {d.latex()}")
+        return out
 
     def to_dict(self) -> dict:
         return {

@@ -20,6 +20,7 @@ MAX_DEPTH = 200  # levels of nesting: brackets, calls and operators (see check_t
 LARK_DEPTH = 4 * MAX_DEPTH + 10  # the grammar's own tree: each level of nesting is up to 4 of its levels
 MAX_NODES = 10_000  # operands and operations
 MAX_DIGITS = 100  # digits of a number literal
+CARET_WIDTH = 72  # characters of the input shown above a caret
 
 GRAMMAR = r"""
 ?start: sum
@@ -62,9 +63,12 @@ class ParseError(MatcalcError):
 
     def caret(self) -> str:
         """The input with a caret under the position, for terminals."""
-        if self.column is None or not self.text or "\n" in self.text:
+        if self.column is None or not self.text or not self.text.isprintable():
             return ""
-        return f"  {self.text}\n  {' ' * (self.column - 1)}^"
+        start = max(0, min(self.column - 1 - CARET_WIDTH // 2, len(self.text) - CARET_WIDTH))
+        window = self.text[start:start + CARET_WIDTH]  # a long input is shown around the position
+        lead, tail = ("..." if start else ""), ("..." if start + CARET_WIDTH < len(self.text) else "")
+        return f"  {lead}{window}{tail}\n  {' ' * (len(lead) + self.column - 1 - start)}^"
 
 
 @dataclass

@@ -69,21 +69,27 @@ class IndexExpr:
     names: set = field(default_factory=set)  # the array names it uses
     concrete: int = 0  # the largest written index (2 for A_{1,2}); 0 when none is written
 
-    def evaluate(self, arrays: dict) -> np.ndarray:
-        """The value: a 2-D array (one free index: a column; two: rows by the first)."""
+    def evaluate(self, arrays: dict, order: tuple | None = None) -> np.ndarray:
+        """The value: a 2-D array (one free index: a column; two: rows by the first of ``order``).
+
+        ``order``: the free indices in the order of the result's axes (default: as they appear).
+        """
+        free = tuple(order) if order else self.free
+        if sorted(free) != sorted(self.free):
+            raise ParseError(f"the free indices are {', '.join(self.free)}, not {', '.join(free)}")
         sizes: dict = {}
         _sizes(self.tree, arrays, sizes)
-        missing = [i for i in self.free if i not in sizes]
+        missing = [i for i in free if i not in sizes]
         if missing:
             raise ParseError(f"cannot tell the range of the index {missing[0]}")
-        if not self.free:
+        if not free:
             return _ev(self.tree, arrays, {}, sizes)
-        if len(self.free) > 2:
-            raise ParseError(f"{len(self.free)} free indices ({', '.join(self.free)}); at most 2 are supported")
-        shape = [sizes[i] for i in self.free] + ([1] if len(self.free) == 1 else [])
+        if len(free) > 2:
+            raise ParseError(f"{len(free)} free indices ({', '.join(free)}); at most 2 are supported")
+        shape = [sizes[i] for i in free] + ([1] if len(free) == 1 else [])
         out = np.zeros(shape)
-        for vals in cartesian(*(range(sizes[i]) for i in self.free)):
-            v = _ev(self.tree, arrays, dict(zip(self.free, vals)), sizes)
+        for vals in cartesian(*(range(sizes[i]) for i in free)):
+            v = _ev(self.tree, arrays, dict(zip(free, vals)), sizes)
             if v.shape != (1, 1):
                 raise ParseError("an entry with free indices must be a number, not a matrix")
             out[vals if len(vals) == 2 else (vals[0], 0)] = v[0, 0]

@@ -30,7 +30,7 @@ FUNCTION_ARITY = {
     **{f: 1 for f in ELEMENTWISE},
     **{f: 1 for f in TO_SCALAR},
     "inv": 1, "diag": 1, "eye": 1, "vector": 1, "matrix": 1, "softmax": 1, "logsumexp": 1,
-    "kron": 2, "vec": 1, "commutation": 2, "ones": 2,
+    "kron": 2, "vec": 1, "commutation": 2, "ones": 2, "unvec": 3,
 }
 SIZED = ("eye", "commutation", "ones")  # functions whose arguments are sizes, not expressions
 SCALAR_NAMES = {
@@ -40,7 +40,7 @@ SCALAR_NAMES = {
 # matrixcalculus.org reads the single letters a-g as scalars; they are vectors where only a vector
 # fits (see _infer_kinds): transposed, added to an array, or multiplying an array from the right
 SOFT_SCALARS = set("abcdefg")
-MAX_SIZE = 1000  # a declared numeric size: verification draws arrays of it
+MAX_SIZE = 500  # a declared numeric size: verification draws arrays of it
 MAX_MATRIX_POWER = 64  # X^k differentiates into k terms
 DIM_NAMES = ["n", "m", "p", "q", "k", "r", "d", "l", "s", "u"]
 
@@ -234,17 +234,17 @@ def normalize_assume(assume) -> dict:
     """{name: frozenset of assumptions} from {name: "symmetric"} or {name: ["spd", ...]}; checks the names."""
     out: dict = {}
     if assume is not None and not isinstance(assume, dict):
-        raise ValueError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
+        raise MatcalcError(f"assume is a dict such as {{'A': 'symmetric'}}, got {type(assume).__name__}")
     for name, a in (assume or {}).items():
         if not isinstance(a, (str, list, tuple, set, frozenset)) or not all(isinstance(x, str) for x in ([a] if isinstance(a, str) else a)):
-            raise ValueError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
+            raise MatcalcError(f"the assumptions of {name} are names such as 'symmetric', got {a!r}")
         items = [a] if isinstance(a, str) else list(a)
         flat = []
         for it in items:
             flat.extend(x.strip() for x in it.split(",") if x.strip())
         for x in flat:
             if x not in E.ASSUMPTIONS or x == "dimension":
-                raise ValueError(
+                raise MatcalcError(
                     f"unknown assumption {x!r} for {name}; known: symmetric, spd, positive, invertible, onehot"
                 )
         s = set(flat)
@@ -417,6 +417,13 @@ class _Inferrer:
             if f == "ones":
                 return (ds[0], ds[1])
             return (_prod(ds[0], ds[1]), _prod(ds[0], ds[1]))
+        if f == "unvec":  # unvec(v, r, c): the r x c matrix whose vec is the column v
+            t = self.infer(args[0])
+            r, c = self._dim_arg(n, args[1]), self._dim_arg(n, args[2])
+            self.unify(t[1], _one(), n, "unvec of a non-column", (args[0], t))
+            self.unify(t[0], _prod(r, c), n, f"unvec to {args[1].src(self.text).strip()}x{args[2].src(self.text).strip()}",
+                       (args[0], t))
+            return (r, c)
         ts = [self.infer(a) for a in args]
         if f in ("vector", "matrix"):
             if not _is_scalar(ts[0]):
@@ -500,10 +507,13 @@ def _names(tree: Node) -> list:
         if n.kind == "name":
             if n.value not in out:
                 out.append(n.value)
-        elif n.kind == "call" and n.value in SIZED:
-            for a in n.args:
+        elif n.kind == "call" and n.value in SIZED + ("unvec",):
+            sizes = n.args[1:] if n.value == "unvec" else n.args  # unvec(v, r, c): r and c are sizes
+            for a in sizes:
                 if a.kind == "name":
                     dims.add(a.value)
+            if n.value == "unvec":
+                stack.append(n.args[0])
             continue
         stack.extend(reversed(n.args))
     return out, dims
@@ -821,7 +831,8 @@ class _Builder:
         try:
             return self.restrict(E.power(b, E.const(-1)))
         except E.ShapeError:
-            raise self.fail(a, f"division by zero: {a.src(self.text).strip()} is 0") from None
+            src = a.src(self.text).strip()
+            raise self.fail(a, "division by zero" if a.kind == "number" else f"division by zero: {src} is 0") from None
 
     def _build(self, n: Node) -> E.Expr:
         k = n.kind
@@ -889,6 +900,9 @@ class _Builder:
             if f == "ones":
                 return E.const(1) if ds == [1, 1] else E.Ones(*ds)
             return E.commutation(*ds)
+        if f == "unvec":
+            ds = [(_int_literal(a) if a.kind == "number" else a.value) for a in n.args[1:]]
+            return E.unvec(self.build(n.args[0]), *ds)
         args = [self.build(a) for a in n.args]
         a = args[0]
         if f in ELEMENTWISE:

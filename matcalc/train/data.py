@@ -27,6 +27,53 @@ class DataError(MatcalcError):
     """Training data that cannot be used; the message is one line and names the place."""
 
 
+class FeatureTypeError(DataError, TypeError):
+    """A feature that is not a number nor text (a dict, a list): a TypeError as well."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A model was asked to predict before it was fitted."""
+
+
+class TrainingWarning(UserWarning):
+    """Training finished, but not as asked (it did not converge, or y was reshaped)."""
+
+
+def _with_sklearn(ours: type, sklearn_name: str) -> type:
+    """``ours``, or when scikit-learn is already imported, a subclass of ``ours`` and its class of that name.
+
+    matcalc never imports scikit-learn; when it is loaded (a user runs its
+    estimator checks), errors and warnings are also scikit-learn's own kinds.
+    """
+    import sys
+
+    module = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(module, sklearn_name, None) if module is not None else None
+    if theirs is None:
+        return ours
+    key = (ours, theirs)
+    hit = _MIXED.get(key)
+    if hit is None:
+        hit = _MIXED[key] = type(theirs.__name__, (ours, theirs), {"__module__": ours.__module__})
+    return hit
+
+
+_MIXED: dict = {}
+
+
+def not_fitted(model: str) -> NotFittedError:
+    """The error for a model used before ``fit``."""
+    return _with_sklearn(NotFittedError, "NotFittedError")(
+        f"this {model} is not fitted yet; call fit(X, y) first")
+
+
+def warn(message: str, kind: str = "ConvergenceWarning") -> None:
+    """Warn with a :class:`TrainingWarning` (also scikit-learn's ``kind`` when scikit-learn is loaded)."""
+    import warnings
+
+    warnings.warn(message, _with_sklearn(TrainingWarning, kind), stacklevel=3)
+
+
 def _show(v) -> str:
     """repr of a value as Python writes it: 'a', not np.str_('a')."""
     return repr(v.item() if isinstance(v, np.generic) else v)
@@ -44,24 +91,32 @@ def _first_bad_number(X: np.ndarray):
     return None
 
 
-def check_features(X, n_features: Optional[int] = None, dtype=None) -> np.ndarray:
+def check_features(X, n_features: Optional[int] = None, dtype=None, model: str = "the model") -> np.ndarray:
     """``X`` as a 2-D finite float array (n samples x p features), or a :class:`DataError`.
 
     >>> check_features([[1, 2], [3, float("nan")]])
     Traceback (most recent call last):
     ...
-    matcalc.train.data.DataError: X[1, 1] is nan: every feature must be a finite number (drop or impute that row)
+    matcalc.train.data.DataError: X[1, 1] is NaN: every feature must be a finite number (drop or impute that row)
     """
     A = np.asarray(X)
+    if A.dtype.kind == "c":
+        raise DataError(f"Complex data not supported: X is {A.dtype}; give the real features (for example "
+                        f"the real and imaginary parts as separate columns)")
     if A.ndim != 2:
-        raise DataError(f"X must be a 2-D array (samples x features), got {A.ndim} dimension(s) of shape {A.shape}")
+        raise DataError(f"X must be a 2-D array (samples x features), got {A.ndim} dimension(s) of shape {A.shape}; "
+                        f"Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample")
     if A.shape[0] == 0 or A.shape[1] == 0:
-        raise DataError(f"X is empty (shape {A.shape}); it needs at least one sample and one feature")
+        what = f"{A.shape[1]} feature(s)" if A.shape[1] == 0 else f"{A.shape[0]} sample(s)"
+        raise DataError(f"X is empty: found {what} (shape={A.shape}) while a minimum of 1 is required.")
     if not (np.issubdtype(A.dtype, np.floating) or np.issubdtype(A.dtype, np.integer) or A.dtype == bool):
         bad = _first_bad_number(A)
         if bad is not None:
             i, j, v = bad
-            raise DataError(f"X[{i}, {j}] = {_show(v)} is not a number: every feature must be numeric")
+            if isinstance(v, (str, bytes, np.str_)):
+                raise DataError(f"X[{i}, {j}] = {_show(v)} is not a number: every feature must be numeric")
+            raise FeatureTypeError(f"X[{i}, {j}] = {_show(v)} is not a number: the argument must be a string or a "
+                                   f"number, not {type(v).__name__}")
         A = A.astype(np.float64)
     if dtype is not None:
         A = A.astype(dtype, copy=False)
@@ -70,9 +125,10 @@ def check_features(X, n_features: Optional[int] = None, dtype=None) -> np.ndarra
     finite = np.isfinite(A)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
-        raise DataError(f"X[{i}, {j}] is {A[i, j]}: every feature must be a finite number (drop or impute that row)")
+        what = "NaN" if np.isnan(A[i, j]) else f"{A[i, j]} (infinity, inf)"
+        raise DataError(f"X[{i}, {j}] is {what}: every feature must be a finite number (drop or impute that row)")
     if n_features is not None and A.shape[1] != n_features:
-        raise DataError(f"X has {A.shape[1]} features, but the model was fitted on {n_features}")
+        raise DataError(f"X has {A.shape[1]} features, but {model} is expecting {n_features} features as input")
     return A
 
 
@@ -83,25 +139,38 @@ def check_labels(y, n_samples: int, max_classes: Optional[int] = None, model: st
     >>> check_labels(["b", "a", "b"], 3)[0].tolist()
     ['a', 'b']
     """
+    if y is None:
+        raise DataError(f"{model} requires y to be passed, but the target y is None")
     y = np.asarray(y)
-    if y.ndim == 2 and 1 in y.shape:
+    if y.ndim == 2 and y.shape[1] == 1:
+        warn("A column-vector y was passed when a 1d array was expected; it was flattened with y.ravel()",
+             "DataConversionWarning")
+        y = y.ravel()
+    elif y.ndim == 2 and y.shape[0] == 1 and n_samples != 1:
         y = y.ravel()
     if y.ndim != 1:
         raise DataError(f"y must be a 1-D array of labels, got shape {y.shape}")
     if len(y) != n_samples:
         raise DataError(f"X has {n_samples} samples but y has {len(y)} labels")
+    if y.dtype.kind == "c":
+        raise DataError(f"Unknown label type: y is complex ({y.dtype}); a classifier needs class labels")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         i = int(np.argwhere(~np.isfinite(y))[0][0])
-        raise DataError(f"y[{i}] is {y[i]}: every label must be a class")
+        raise DataError(f"Input y contains NaN or infinity: y[{i}] is {y[i]}; every label must be a class")
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        i = int(np.argwhere(y != np.round(y))[0][0])
+        raise DataError(f"Unknown label type: y holds continuous values (y[{i}] = {y[i]:g}); a classifier needs "
+                        f"class labels, not a regression target")
     try:
         classes, index = np.unique(y, return_inverse=True)
     except TypeError as e:
         raise DataError(f"the labels in {what} cannot be compared with each other ({e}); use labels of one type") from None
     if len(classes) < 2:
-        raise DataError(f"{what} has a single class ({_show(classes[0])}); a classifier needs at least two")
+        raise DataError(f"{what} has only one class ({_show(classes[0])}); a classifier needs at least two")
     if max_classes is not None and len(classes) > max_classes:
         shown = ", ".join(repr(c) for c in classes[:6].tolist()) + (", ..." if len(classes) > 6 else "")
-        raise DataError(f"{model} is binary but {what} has {len(classes)} classes ({shown}); "
+        raise DataError(f"Only binary classification is supported: {model} is binary but {what} has "
+                        f"{len(classes)} classes ({shown}); "
                         f"use the softmax classifier or the multiclass SVM for more than two")
     return classes, index.reshape(-1)
 
@@ -250,9 +319,14 @@ def load_dataset(path=None, target: Optional[str] = None) -> Dataset:
         raise DataError(f"no such file: {path}")
     try:
         return reader(path, target)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {path.name}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot read {path}: it is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                        f"{e.start})") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     except ValueError as e:
         if isinstance(e, DataError):
             raise
-        raise DataError(f"cannot read {path.name}: {e}") from None
+        what = "not a NumPy array file (or one holding Python objects, which matcalc does not load)" \
+            if path.suffix.lower() in (".npy", ".npz") else str(e)
+        raise DataError(f"cannot read {path}: {what}") from None

@@ -30,12 +30,14 @@ exactly 0 gets the subgradient 0, a valid choice from ``[-lam, lam]``.
 
 from __future__ import annotations
 
+from ..errors import MatcalcError
+
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..api import Derivative, derive
+from ..api import Derivative, derive, hvp, value_and_grad
 from ..emit.numpy import Compiled, compile_expr
 from ..parse import parse
 from ..verify import Report
@@ -83,6 +85,27 @@ LOSSES: dict[str, Formula] = {
     ]
 }
 
+# The same losses with a weight per sample, s (n x 1, mean 1): sample i's term is multiplied by s_i.
+# The multiclass sums weight each column of the k x n terms by s through the matrix product with s.
+WEIGHTED: dict[str, Formula] = {
+    f.name: f
+    for f in [
+        Formula("softmax", "-(1/n)*sum((Y.*log(softmax(W*X)))*s)", "W", {**MULTICLASS, "s": ("n", 1)},
+                {"Y": "onehot"}, "weighted cross-entropy"),
+        Formula("hinge", f"(1/n)*sum(((matrix(1) - Y).*relu(W*X - {_CORRECT} + 1))*s)", "W",
+                {**MULTICLASS, "s": ("n", 1)}, {"Y": "onehot"}, "weighted multiclass hinge"),
+        Formula("squared_hinge", f"(1/n)*sum(((matrix(1) - Y).*relu(W*X - {_CORRECT} + 1).^2)*s)", "W",
+                {**MULTICLASS, "s": ("n", 1)}, {"Y": "onehot"}, "weighted multiclass squared hinge"),
+        Formula("perceptron", f"(1/n)*sum(relu(W*X - {_CORRECT} - Y)*s)", "W", {**MULTICLASS, "s": ("n", 1)},
+                {"Y": "onehot"}, "weighted multiclass perceptron"),
+        Formula("logistic", "(1/n)*sum(s.*(softplus(X'*w) - y.*(X'*w)))", "w", {**BINARY, "s": ("n", 1)}, {},
+                "weighted binary cross-entropy"),
+    ]
+}
+
+# Losses whose Hessian exists (almost everywhere) and is not zero: newton-cg needs one.
+TWICE_DIFFERENTIABLE = ("softmax", "squared_hinge", "logistic")
+
 REGULARIZERS: dict[str, str | None] = {
     "none": None,
     "l2": "lam*normF(M.*W)^2",
@@ -90,10 +113,17 @@ REGULARIZERS: dict[str, str | None] = {
     "elasticnet": "lam*(alpha*norm1(M.*W) + (1 - alpha)*normF(M.*W)^2)",
 }
 
+# With W = U - V, U, V >= 0 (the bias free), norm1(M.*W) = sum(M.*(U + V)) at the optimum: a smooth
+# term under bounds, which L-BFGS-B handles exactly, kink included.
+L1_SPLIT = Formula("l1-split", "lam*sum(M.*U)", "U", {"U": ("k", "p"), "M": ("k", "p"), "lam": "scalar"}, {},
+                   "the L1 term on one part of W = U - V")
+
 # Scores (k x n, or an n-vector for the binary model) turned into probabilities by the
 # same emitter that compiles the losses, so they share its overflow-free softmax and sigmoid.
 PROBABILITIES: dict[str, tuple] = {"softmax": ("softmax(Z)", {"Z": ("k", "n")}),
-                                   "logistic": ("sigmoid(z)", {"z": ("n", 1)})}
+                                   "logistic": ("sigmoid(z)", {"z": ("n", 1)}),
+                                   "log_softmax": ("log(softmax(Z))", {"Z": ("k", "n")}),
+                                   "log_logistic": ("log(sigmoid(z))", {"z": ("n", 1)})}
 
 
 def regularizer(name: str, weight: str = "W", weight_shape: tuple = ("k", "p")) -> Formula | None:
@@ -106,7 +136,7 @@ def regularizer(name: str, weight: str = "W", weight_shape: tuple = ("k", "p")) 
     lam*norm1(M.*w)
     """
     if name not in REGULARIZERS:
-        raise ValueError(f"reg must be one of {', '.join(map(repr, REGULARIZERS))}, got {name!r}")
+        raise MatcalcError(f"reg must be one of {', '.join(map(repr, REGULARIZERS))}, got {name!r}")
     text = REGULARIZERS[name]
     if text is None:
         return None
@@ -174,6 +204,68 @@ def bias_mask(formula: Formula, weight_shape: tuple, dtype) -> np.ndarray:
     return m
 
 
+@dataclass
+class Smooth:
+    """The differentiable part of an objective, compiled: a loss (weighted or not) plus an optional L2 term.
+
+    The L2 term is ``lam*normF(M.*W)^2`` (``M`` the bias mask), so its ``lam``
+    is the L2 share of the regularizer.  ``value_and_grad(**arrays)`` is
+    :func:`matcalc.value_and_grad` of the text: one compiled call that shares
+    the work of the value and the derived gradient.  :meth:`hvp` is
+    :func:`matcalc.hvp`, the derived Hessian applied to a direction, compiled
+    the first time it is asked for.  Each is verified against finite
+    differences when it is compiled (``reports``).
+    """
+
+    text: str
+    wrt: str
+    shapes: dict
+    assume: dict
+    value_and_grad: object
+    derivative: Derivative
+    reports: list
+    _hvp: object = None
+
+    def hvp(self, direction, **arrays):
+        """The Hessian of the smooth objective at ``arrays`` applied to ``direction`` (shaped like the weight)."""
+        if self._hvp is None:
+            fn = hvp(self.text, self.wrt, shapes=self.shapes, assume=self.assume)
+            self.reports.append(fn.verify())
+            self._hvp = fn
+        return self._hvp(direction, **arrays)
+
+
+_SMOOTH_CACHE: dict[tuple, Smooth] = {}
+
+
+def smooth(loss: str, weighted: bool = False, l2: bool = False) -> Smooth:
+    """The compiled smooth objective ``loss`` (+ ``lam*normF(M.*W)^2`` when ``l2``), derived and verified once.
+
+    >>> f = smooth("logistic", l2=True)
+    >>> print(f.text)
+    (1/n)*sum(softplus(X'*w) - y.*(X'*w)) + lam*normF(M.*w)^2
+    >>> print(f.derivative)
+    (1/n)*X*(sigmoid(X'*w) - y) + 2*lam*(M.^2.*w)
+    >>> all(r.ok for r in f.reports)      # verified against finite differences when compiled
+    True
+    """
+    key = (loss, bool(weighted), bool(l2))
+    hit = _SMOOTH_CACHE.get(key)
+    if hit is not None:
+        return hit
+    f = (WEIGHTED if weighted else LOSSES)[loss]
+    text, shapes = f.text, dict(f.shapes)
+    if l2:
+        r = regularizer("l2", f.wrt, f.shapes[f.wrt])
+        text = f"{text} + {r.text}"
+        shapes.update(r.shapes)
+    fn = value_and_grad(text, f.wrt, shapes=shapes, assume=f.assume)
+    out = Smooth(text, f.wrt, shapes, dict(f.assume), fn, derive(text, wrt=f.wrt, shapes=shapes, assume=f.assume),
+                 [fn.verify()])
+    _SMOOTH_CACHE[key] = out
+    return out
+
+
 class Objective:
     """A loss plus a regularizer, as compiled functions of the weight and a batch of data.
 
@@ -187,7 +279,7 @@ class Objective:
 
     def __init__(self, loss: str, reg: str = "none", lam: float = 0.0, alpha: float = 0.5):
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+            raise MatcalcError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
         self.loss_formula = LOSSES[loss]
         f = self.loss_formula
         self.wrt = f.wrt
@@ -196,14 +288,34 @@ class Objective:
         self.lam = float(lam)
         self.alpha = float(alpha)
         if not self.lam >= 0:
-            raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+            raise MatcalcError(f"lam must be a number >= 0, got {lam!r}")
         if not 0 <= self.alpha <= 1:
-            raise ValueError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
+            raise MatcalcError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
         self.loss = compiled(f)
         self.reg = compiled(self.reg_formula) if self.reg_formula is not None else None
         self._reg_args = {"lam": self.lam}
         if self.reg is not None and "alpha" in self.reg.gradient.names:
             self._reg_args["alpha"] = self.alpha
+
+    @property
+    def l1(self) -> float:
+        """The strength of the L1 part (handled at its kink by the solvers, not by a subgradient)."""
+        name = self.reg_formula.name if self.reg_formula else "none"
+        return {"l1": self.lam, "elasticnet": self.lam * self.alpha}.get(name, 0.0)
+
+    @property
+    def l2(self) -> float:
+        """The strength of the smooth L2 part ``lam*normF(M.*W)^2``."""
+        name = self.reg_formula.name if self.reg_formula else "none"
+        return {"l2": self.lam, "elasticnet": self.lam * (1 - self.alpha)}.get(name, 0.0)
+
+    def smooth(self, weighted: bool = False) -> Smooth:
+        """The loss plus the L2 part, with compiled value-and-gradient and Hessian-vector products."""
+        return smooth(self.loss_formula.name, weighted, self.l2 > 0)
+
+    def l1_split_gradient(self, mask) -> np.ndarray:
+        """The derived gradient of ``lam*sum(M.*U)`` in ``U``: the L1 term on the positive (or negative) part."""
+        return compiled(L1_SPLIT).gradient(U=mask, M=mask, lam=self.l1)
 
     def formula(self) -> str:
         """The whole objective as text."""

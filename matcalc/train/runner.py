@@ -11,12 +11,8 @@ the work and every message is here.
 
 from __future__ import annotations
 
-import json
 import numbers
-import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, TextIO
@@ -25,12 +21,14 @@ import numpy as np
 
 from .data import DataError, Dataset, check_labels, load_dataset
 from .estimators import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
+from .persist import load_model, save_model  # noqa: F401  (matcalc train --out, and loading it back)
 
 MODELS = {"softmax": SoftmaxClassifier, "svm": MulticlassSVM, "logistic": LogisticClassifier}
+SGD_OPTIONS = ("batch_size", "lr", "lr_schedule", "momentum", "power_t", "early_stopping")
 
 
 class ProgressBar:
-    """``epoch  12/100 [######..............] loss 0.123456``, one line per epoch (redrawn in place on a terminal)."""
+    """``iteration  12/100 [######..............] loss 0.123456``, one line per epoch (redrawn in place on a terminal)."""
 
     def __init__(self, stream: Optional[TextIO] = None, width: int = 24):
         self.stream = sys.stderr if stream is None else stream
@@ -39,9 +37,9 @@ class ProgressBar:
         self.drawn = False
 
     def __call__(self, epoch: int, epochs: int, loss: float) -> None:
-        done = int(round(self.width * epoch / epochs))
+        done = min(self.width, int(round(self.width * epoch / epochs)))
         digits = len(str(epochs))
-        line = f"epoch {epoch:>{digits}}/{epochs} [{'#' * done}{'.' * (self.width - done)}] loss {loss:.6f}"
+        line = f"iteration {epoch:>{digits}}/{epochs} [{'#' * done}{'.' * (self.width - done)}] loss {loss:.6f}"
         if self.inplace:
             self.stream.write("\r" + line)
         else:
@@ -95,7 +93,7 @@ class TrainResult:
             f"({self.n_train} training rows, {self.n_test} held out; {len(self.dataset.feature_names)} features; "
             f"target {self.dataset.target_name!r}, classes {', '.join(map(str, m.classes_.tolist()))})",
             f"objective: {m.objective().formula()}",
-            f"training: {m.n_iter_} epochs, {m.stop_reason_}; final loss {m.loss_curve_[-1]:.6f}",
+            f"training: solver {m.solver}, {m.n_iter_} iterations; {m.stop_reason_}; final loss {m.loss_curve_[-1]:.6f}",
             f"train accuracy: {self.train_accuracy:.4f}",
             "held-out accuracy: " + (f"{self.test_accuracy:.4f}" if self.test_accuracy is not None else "n/a (no rows held out)"),
         ]
@@ -113,8 +111,20 @@ def build_model(model: str, options: dict):
     cls = MODELS[model]
     est = cls()
     given = {k: v for k, v in options.items() if v is not None}
+    if "epochs" in given:  # the command line's name for max_iter
+        given["max_iter"] = given.pop("epochs")
+    if "seed" in given:
+        given["random_state"] = given.pop("seed")
+    if given.get("batch_size") == "full":
+        given["batch_size"] = None  # full-batch gradient descent, as asked (not the default minibatch)
     if "loss" in given and model != "svm":
         raise DataError(f"--loss applies to --model svm only (the {model} model has one loss)")
+    sgd_only = [k for k in SGD_OPTIONS if k in given]
+    if sgd_only and given.get("solver", "sgd") != "sgd":
+        raise DataError(f"--{sgd_only[0].replace('_', '-')} applies to --solver sgd only "
+                        f"(got --solver {given['solver']})")
+    if sgd_only:
+        given["solver"] = "sgd"  # a minibatch size or a learning rate asks for SGD
     est.set_params(**given)
     return est
 
@@ -123,8 +133,9 @@ def train_file(path=None, target: Optional[str] = None, model: str = "softmax", 
                seed: int = 0, out=None, progress: Optional[TextIO] = None, **options) -> TrainResult:
     """Train ``model`` on a data file (the bundled Iris data when ``path`` is None) and save it under ``out``.
 
-    ``options`` are estimator parameters (``reg``, ``lam``, ``alpha``, ``epochs``,
-    ``batch_size``, ``lr``, ``momentum``, ``loss``, ...); ``None`` keeps the default.
+    ``options`` are estimator parameters (``solver``, ``reg``, ``lam``, ``alpha``, ``epochs``
+    (``max_iter``), ``batch_size`` (``"full"``: full batch), ``lr``, ``momentum``, ``loss``, ...);
+    ``None`` keeps the default.  An SGD option (a batch size, a learning rate) chooses ``solver="sgd"``.
     Nothing is written unless training succeeds, and then atomically.
     """
     est = build_model(model, dict(options, seed=seed))
@@ -152,124 +163,3 @@ def train_file(path=None, target: Optional[str] = None, model: str = "softmax", 
     return result
 
 
-# -- saving ---------------------------------------------------------------------------------
-
-
-def _metadata(result: TrainResult) -> dict:
-    m = result.model
-    obj = m.objective()
-    return {
-        "format": "matcalc-linear-classifier/1",
-        "model": type(m).__name__,
-        "params": {k: v for k, v in m.get_params(deep=False).items()},
-        "objective": obj.formula(),
-        "gradient_latex": obj.latex(),
-        "verification": [{"function": r.function, "max_rel_error": r.max_rel_error, "tolerance": r.tolerance}
-                         for r in obj.reports()],
-        "dataset": str(result.dataset.source),
-        "features": list(result.dataset.feature_names),
-        "target": result.dataset.target_name,
-        "classes": [c.item() if hasattr(c, "item") else c for c in m.classes_],
-        "train_accuracy": result.train_accuracy,
-        "test_accuracy": result.test_accuracy,
-        "n_train": result.n_train,
-        "n_test": result.n_test,
-        "epochs_run": m.n_iter_,
-        "stop_reason": m.stop_reason_,
-        "loss_curve": [float(v) for v in m.loss_curve_],
-        "arrays": "model.npz: W (trained, standardized units, bias last), coef, intercept (input units), mean, scale, classes",
-    }
-
-
-def _plot(losses: list, path: Path, title: str) -> bool:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return False
-    fig = Figure(figsize=(5, 3.2))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training objective")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    return True
-
-
-def save_model(result: TrainResult, out: Path) -> list:
-    """Write ``model.npz``, ``model.json`` and (with matplotlib) ``loss_curve.png`` into ``out``.
-
-    Everything is written into a temporary folder next to ``out`` first and moved
-    into place only when all files are complete, so a failure leaves nothing behind.
-    """
-    m = result.model
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} exists and is not a folder")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the saved folder is an ordinary one
-    except OSError as e:
-        raise DataError(f"cannot save the model in {out}: {e}") from None
-    try:
-        classes = np.asarray(m.classes_)
-        if classes.dtype == object:
-            classes = classes.astype(str)
-        with open(tmp / "model.npz", "wb") as fh:
-            np.savez(fh, W=m.W_, coef=m.coef_, intercept=m.intercept_, mean=m.mean_, scale=m.scale_, classes=classes)
-        with open(tmp / "model.json", "w", encoding="utf-8") as fh:
-            json.dump(_metadata(result), fh, indent=2, default=_json_default)
-            fh.write("\n")
-        names = ["model.npz", "model.json"]
-        if _plot(m.loss_curve_, tmp / "loss_curve.png", f"{type(m).__name__}: training objective"):
-            names.append("loss_curve.png")
-        if not out.exists():
-            os.replace(tmp, out)
-        else:
-            for name in names:
-                os.replace(tmp / name, out / name)
-            tmp.rmdir()
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"cannot save the model in {out}: {e}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return [out / name for name in names]
-
-
-def _json_default(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    raise TypeError(f"cannot write {type(v).__name__} to JSON")
-
-
-def load_model(folder):
-    """The estimator saved by ``matcalc train --out folder``, ready to predict.
-
-    >>> import io, tempfile
-    >>> d = tempfile.mkdtemp()
-    >>> r = train_file(epochs=3, out=d, progress=io.StringIO())
-    >>> m = load_model(d)
-    >>> bool((m.predict(r.dataset.X) == r.model.predict(r.dataset.X)).all())
-    True
-    >>> import shutil; shutil.rmtree(d)
-    """
-    folder = Path(folder)
-    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    cls = {c.__name__: c for c in MODELS.values()}[meta["model"]]
-    est = cls(**meta["params"])
-    with np.load(folder / "model.npz", allow_pickle=False) as z:
-        est.W_, est.coef_, est.intercept_ = z["W"], z["coef"], z["intercept"]
-        est.mean_, est.scale_, est.classes_ = z["mean"], z["scale"], z["classes"]
-    est.n_features_in_ = est.coef_.shape[1]
-    est.loss_curve_ = meta["loss_curve"]
-    est.n_iter_ = meta["epochs_run"]
-    est.stop_reason_ = meta["stop_reason"]
-    return est
