@@ -455,14 +455,20 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     v = _wrt_var(p, wrt)
     f = _scalar_function(p, "hvp")
     taken = set(p.variables)
-    g, _ = _first_order(f, v, taken)
+    # as for the Hessian: every entry of wrt independent (a symmetric X is perturbed off the symmetric
+    # matrices too); what holds at the point simplifies the result only
+    free = _independent(v)
+    g, _ = _raw_first_order(E.substitute(f, {v: free}), free, taken)
     V = E.var(_fresh("direction", taken), v.rows, v.cols)
     inner = E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V))
     try:
-        hv, _ = _first_order(inner, v, taken | {V.name})
+        hv, _ = _raw_first_order(inner, free, taken | {V.name})
+        hv = _assuming(v, free)(hv)
     except VariableAbsentError:  # f is linear in wrt
         hv = E.zeros(v.shape)
     variables = list(p.variables.values())
     fn = compile_exprs([hv], variables, fname="hvp", positional=(V,))
+    # the check draws points that satisfy the assumptions and perturbs wrt in every direction, so it
+    # differences the gradient with every entry independent (g)
     fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, v, variables, **kw)
     return fn

@@ -110,6 +110,18 @@ def test_jax():
     _check_library(jnp.asarray, np.asarray, lambda a: type(a).__module__.startswith("jax"), np.float32, 1e-4)
 
 
+def test_jax_jit():
+    """The compiled value and gradient trace under jax.jit (no NumPy call on a traced array)."""
+    jax = pytest.importorskip("jax")
+    vg = matcalc.value_and_grad(SOFTMAX_CE, "W", **SM)
+    arrays, _ = _inputs("softmax", np.float32, np.random.default_rng(0))
+    arrays = {k: v.astype(np.float32) for k, v in arrays.items()}
+    value, grad = jax.jit(lambda W, X, Y: vg(W=W, X=X, Y=Y))(**arrays)
+    ref_value, ref_grad = vg(**arrays)
+    assert grad.dtype == np.float32 and np.allclose(grad, ref_grad, rtol=1e-4, atol=1e-6)
+    assert np.allclose(value, ref_value, rtol=1e-5)
+
+
 def test_torch():
     torch = pytest.importorskip("torch")
     _check_library(torch.asarray, lambda a: a.numpy(), lambda a: isinstance(a, torch.Tensor), np.float32, 1e-4)

@@ -58,7 +58,7 @@ def test_hvp_verifies(expr, wrt, shapes, assume):
     assert "_diagflat" not in fn.source and "_kron(" not in fn.source and "_commutation(" not in fn.source
 
 
-@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES[:6])
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES[:6] + CASES[-1:])
 def test_hvp_equals_hessian_times_direction(expr, wrt, shapes, assume):
     """H vec(V), with H the engine's full Hessian, equals the compiled product (never forming H)."""
     h = matcalc.hessian(expr, wrt, shapes=shapes, assume=assume)

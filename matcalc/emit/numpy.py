@@ -142,13 +142,12 @@ def _add(e: E.Add, c: Callable) -> str:
 
 
 def _matmul(e: E.MatMul, c: Callable):
-    scal = [f for f in e.args if f.is_scalar]
+    """Scalar factors times the chain of the others (planned in ``chains.py``); every operand code is atomic."""
+    parts = [c(f) for f in e.args if f.is_scalar]
     chain = [f for f in e.args if not f.is_scalar]
-    parts = [c(f) for f in scal]
     if chain:
-        ch = emit_chain(chain, c) if len(chain) > 1 else c(chain[0])
-        parts.append(f"({ch})" if len(chain) > 1 and scal else ch)
-    return "(" + " * ".join(parts) + ")" if len(parts) > 1 or len(chain) > 1 else parts[0]
+        parts.append(emit_chain(chain, c) if len(chain) > 1 else c(chain[0]))
+    return parts[0] if len(parts) == 1 else "(" + " * ".join(parts) + ")"
 
 
 def _power(e: E.Power, c):
@@ -159,6 +158,8 @@ def _power(e: E.Power, c):
         return f"(1.0 / {c(b)})"
     if isinstance(p, E.Const) and p.value == 2:
         return f"xp.square({c(b)})"
+    if e.is_scalar:  # Python numbers give a complex number for (-2.0) ** 0.5; arrays give nan, as must this
+        return f"_rpow({c(b)}, {c(p)})"
     return f"({c(b)} ** {c(p)})"
 
 

@@ -183,6 +183,13 @@ def _step(xp, z):
 ''')
 
 _helper('''
+def _rpow(b, p):
+    """b ** p as a real number: nan where Python numbers would give a complex one."""
+    r = b ** p
+    return float("nan") if isinstance(r, complex) else r
+''')
+
+_helper('''
 def _isub(xp, a, b):
     """a - b for a fresh array a: in place with NumPy when the dtype stays (one array less)."""
     if xp is np and a.flags.writeable and np.result_type(a, b) == a.dtype:
