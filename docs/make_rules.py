@@ -41,7 +41,7 @@ def render() -> str:
         note = f" ({f.note})" if f.note else ""
         note = note.replace("|", "\\|")
         out.append(f"| {f.name} | `{to_text(f.derivative(a))}`{note} | {f.domain} | `{f.numpy.format('a')}` |")
-    for title, table in (("Simplification rules (`matcalc/simplify.py`, applied bottom-up to a fixed point)", S.RULES),
+    for title, table in (("Simplification rules (`matcalc/simplify/`, applied bottom-up to a fixed point)", S.RULES),
                          ("Rewrites before differentiation (`simplify.PREPARE`)", S.PREPARE)):
         out += ["", f"## {title}", "", "| node | rule | what it does |", "|---|---|---|"]
         for t, rules in table.items():
