@@ -309,6 +309,8 @@ def rel_error(a, b, floor: float = 0.0) -> float:
     """||a - b|| / max(||a||, ||b||, floor): relative, with an absolute floor for values near zero."""
     a, b = np.asarray(a), np.asarray(b)
     big = max(float(np.max(np.abs(a))) if a.size else 0.0, float(np.max(np.abs(b))) if b.size else 0.0, 1e-300)
+    if not np.isfinite(big):  # an infinite or undefined value agrees with nothing
+        return float("inf")
     a, b = a / big, b / big  # scaled first, so that a - b and the norms cannot overflow
     den = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), floor / big, 1e-300 / big)
     return float(np.linalg.norm(a - b)) / den

@@ -11,11 +11,13 @@ import contextlib
 import io
 import time
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matcalc
+from matcalc.evaluate import rel_error
 from matcalc.cli import main
 from matcalc.errors import MatcalcError, TooLargeError
 from matcalc.parse import ParseError, ShapeMismatchError, UnknownNameError, parse_latex
@@ -139,6 +141,7 @@ ANSWERS = [
     # found by the long fuzz on the merged code: step of a number reached the compiled helper as a float
     ("step of a constant compiles", lambda: matcalc.check("(alpha + step(0)')", "alpha", claimed="1").correct, True),
     ("step of a constant verifies", lambda: matcalc.derive("alpha*step(0.5)", "alpha").verify().ok, True),
+    ("a relative error between infinite values", lambda: rel_error(np.array([np.inf]), np.array([1.0])), np.inf),
 ]
 
 
