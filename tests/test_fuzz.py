@@ -141,6 +141,8 @@ ANSWERS = [
     # found by the long fuzz on the merged code: step of a number reached the compiled helper as a float
     ("step of a constant compiles", lambda: matcalc.check("(alpha + step(0)')", "alpha", claimed="1").correct, True),
     ("step of a constant verifies", lambda: matcalc.derive("alpha*step(0.5)", "alpha").verify().ok, True),
+    ("a step off by a negative multiple of a size is a verdict",
+     lambda: matcalc.check_steps(["-(1000000)-1000000", "= diag(c)"], wrt="X", layout="numerator").ok, False),
     ("a relative error between infinite values", lambda: rel_error(np.array([np.inf]), np.array([1.0])), np.inf),
 ]
 

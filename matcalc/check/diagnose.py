@@ -135,7 +135,7 @@ def ratio_finding(claim_vals, target_vals, points: Points, scalars: list, expect
                 continue
             if _constant(cs, 1e-6):
                 c = _fraction(cs[0])
-                if c is None:
+                if c is None or c == 0:  # a zero ratio is no factor
                     continue
                 sym = E.var(name)
                 fac = E.matmul(E.const(c), E.power(sym, E.const(k)))
@@ -154,7 +154,8 @@ def _symbolic_factor_words(fac, name, k, c, expected) -> str:
         return f"missing factor {to_text(inv)}"
     if c == 1:
         return f"extra factor {to_text(fac)}"
-    return f"{'wrong sign and ' if c < 0 else ''}extra factor {to_text(E.matmul(E.const(abs(c)), fac.args[-1]))}"
+    magnitude = E.matmul(E.const(abs(c)), E.power(E.var(name), E.const(k)))
+    return f"{'wrong sign and ' if c < 0 else ''}extra factor {to_text(magnitude)}"
 
 
 def _limited(it, n=MAX_CANDIDATES):
