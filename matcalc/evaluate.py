@@ -25,7 +25,7 @@ from .api import MatcalcError, looks_latex, parse_input
 from .emit.numpy import compile_expr
 from .emit.text import to_text
 from .parse import ParseError, Parsed, parse
-from .verify import (SCALES, DomainError, cover_kinks, dimension_symbols, draw_dims, draw_point, kink_regions,
+from .verify import (SCALES, check_entries, DomainError, cover_kinks, dimension_symbols, draw_dims, draw_point, kink_regions,
                      sign_pattern)
 
 substitute = E.substitute  # re-exported: the checker and explain rewrite claims with it
@@ -234,7 +234,8 @@ class Points:
         except (TypeError, KeyError) as err:  # a node without a NumPy emitter
             raise MatcalcError(f"cannot evaluate {to_text(e)} numerically: {err}") from None
         out = []
-        for _, point in self.trials:
+        for dims, point in self.trials:
+            check_entries(e, dims)
             try:
                 with np.errstate(all="ignore"):
                     out.append(_as2d(fn(**point)))

@@ -39,11 +39,12 @@ import sympy
 
 from . import expr as E
 from .budget import tick
-from .errors import MatcalcError
+from .errors import MatcalcError, TooLargeError
 from .emit.numpy import Compiled, compile_expr
 from .functions import FUNCTIONS
 
 MAX_DRAWS = 40
+MAX_ENTRIES = 20_000_000  # entries of one evaluated value (160 MB in float64) at a trial's sizes
 VACUOUS_REDRAWS = 8  # draws of a trial whose both sides are 0 before it is given up
 
 
@@ -445,6 +446,20 @@ def _rel(a: np.ndarray, n: np.ndarray, tiny: float) -> float:
 # -- the check ------------------------------------------------------------------------
 
 
+def check_entries(e: E.Expr, dims: dict) -> None:
+    """Raise TooLargeError when e has more than MAX_ENTRIES entries at the sizes ``dims``."""
+    from .emit.text import to_text
+
+    values = {sympy.Symbol(k, integer=True, positive=True): v for k, v in dims.items()}
+    n = 1
+    for d in e.shape:
+        n *= int(d.subs(values)) if getattr(d, "free_symbols", None) else int(d)
+    if n > MAX_ENTRIES:
+        sizes = ", ".join(f"{k}={v}" for k, v in sorted(dims.items())) or "the declared sizes"
+        raise TooLargeError(f"{to_text(e)} has {n:,} entries at {sizes}; matcalc evaluates at most "
+                            f"{MAX_ENTRIES:,}: declare smaller sizes")
+
+
 def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5, seed: int = 0,
                       explicit: bool = True, raise_on_failure: bool = True) -> Report:
     """Check a :class:`matcalc.api.Derivative` numerically; see the module docstring."""
@@ -465,6 +480,8 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     def run_trial(dims, point):
         """One trial's checks; None when it is vacuous (both sides 0 in every check)."""
         nonlocal counter
+        check_entries(d.result, dims)
+        check_entries(target, dims)
         x0 = np.asarray(point[x.name], dtype=float)
         fx = np.asarray(fn(**point), dtype=float)
         tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)

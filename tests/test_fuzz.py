@@ -143,8 +143,18 @@ ANSWERS = [
     ("step of a constant verifies", lambda: matcalc.derive("alpha*step(0.5)", "alpha").verify().ok, True),
     ("a step off by a negative multiple of a size is a verdict",
      lambda: matcalc.check_steps(["-(1000000)-1000000", "= diag(c)"], wrt="X", layout="numerator").ok, False),
+    ("a check whose answer would need 466 GiB is refused as too large",
+     lambda: _error_name(lambda: matcalc.check("X", "X", claimed="X", shapes={"X": (500, 500)})), "TooLargeError"),
     ("a relative error between infinite values", lambda: rel_error(np.array([np.inf]), np.array([1.0])), np.inf),
 ]
+
+
+def _error_name(call) -> str:
+    try:
+        call()
+    except matcalc.MatcalcError as e:
+        return type(e).__name__
+    return "no error"
 
 
 def explain_first_line(expr, wrt):
