@@ -287,5 +287,5 @@ def to_text(e: E.Expr) -> str:
     return _print(e)[0]
 
 
-# Printing a node prints its text; registered here so that expr.py needs no printer.
+# Printing a node prints its text; registered here so that matcalc.expr needs no printer.
 E.Expr.__str__ = to_text
