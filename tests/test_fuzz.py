@@ -145,6 +145,8 @@ ANSWERS = [
      lambda: matcalc.check_steps(["-(1000000)-1000000", "= diag(c)"], wrt="X", layout="numerator").ok, False),
     ("a check whose answer would need 466 GiB is refused as too large",
      lambda: _error_name(lambda: matcalc.check("X", "X", claimed="X", shapes={"X": (500, 500)})), "TooLargeError"),
+    ("a product of sizes k*p as a number in a Hessian",
+     lambda: matcalc.hessian("normF((logdet((S .* lam)') - kron(-((0 ./ n)), sin(Y'))))", "lam").verify().ok, True),
     ("a relative error between infinite values", lambda: rel_error(np.array([np.inf]), np.array([1.0])), np.inf),
 ]
 

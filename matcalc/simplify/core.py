@@ -131,7 +131,11 @@ def _dim_scalar(k) -> E.Expr:
         return E.const(int(k))
     if isinstance(k, sympy.Symbol):
         return E.Var(str(k), 1, 1, frozenset({"dimension"}))
-    raise ValueError(f"cannot turn dimension {k} into a scalar")
+    if isinstance(k, sympy.Mul):  # a product of sizes, k*p
+        return E.matmul(*[_dim_scalar(f) for f in k.args])
+    if isinstance(k, sympy.Pow) and isinstance(k.exp, sympy.Integer) and k.exp > 0:
+        return E.power(_dim_scalar(k.base), E.const(int(k.exp)))
+    raise MatcalcError(f"cannot use the size {k} as a number in a result")
 
 
 class _Budget:
