@@ -350,7 +350,7 @@ def emit_chain(chain: list, c: Callable) -> str:
         if how == "sandwich":
             return _emit_sandwich(_sandwich(chain, st, i, j - i + 1), c)
         side, k = how
-        rows, mid, cols = chain[i].rows, chain[k].cols, chain[j].cols
+        rows, cols = chain[i].rows, chain[j].cols
         if side == "left" and k == i and st[i] is not None:
             return STRUCTURES[st[i].name].left(st[i], gen(k + 1, j), rows, cols, c)
         if side == "right" and k + 1 == j and st[j] is not None:
