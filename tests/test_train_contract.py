@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from matcalc.train import DataError
 from matcalc.train.data import load_dataset
 from matcalc.train.runner import load_model
 
-sklearn = pytest.importorskip("sklearn")
+sklearn = importlib.import_module("sklearn")
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from matcalc.train.sources import Memmap, moments, source
 
 @pytest.fixture(autouse=True)
 def one_blas_thread():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    threadpoolctl = importlib.import_module("threadpoolctl")
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         yield
 
@@ -61,7 +63,7 @@ def test_moments_of_blocks_equal_those_of_the_whole():
 
 @pytest.mark.parametrize("cls,k", MODELS)
 def test_sparse_csr_input(cls, k):
-    scipy_sparse = pytest.importorskip("scipy.sparse")
+    scipy_sparse = importlib.import_module("scipy.sparse")
     X, y = data(k=k)
     X[np.abs(X) < 8] = 0
     S = scipy_sparse.csr_matrix(X)
@@ -73,7 +75,7 @@ def test_sparse_csr_input(cls, k):
 
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "sgd"])
 def test_a_dask_array_is_reduced_chunk_by_chunk(solver):
-    da = pytest.importorskip("dask.array")
+    da = importlib.import_module("dask.array")
     X, y = data()
     D = da.from_array(X, chunks=(150, X.shape[1]))
     kw = {"solver": solver}
@@ -88,8 +90,8 @@ def test_a_dask_array_is_reduced_chunk_by_chunk(solver):
 
 
 def test_a_distributed_local_cluster():
-    distributed = pytest.importorskip("distributed")
-    da = pytest.importorskip("dask.array")
+    distributed = importlib.import_module("distributed")
+    da = importlib.import_module("dask.array")
     X, y = data(n=400, k=2)
     D = da.from_array(X, chunks=(100, X.shape[1]))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ from matcalc.train.losses import smooth
 from matcalc.train.problem import Problem
 from matcalc.train.sources import source
 
-sklearn = pytest.importorskip("sklearn")
+sklearn = importlib.import_module("sklearn")
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
