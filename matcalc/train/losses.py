@@ -33,6 +33,7 @@ from __future__ import annotations
 from ..errors import MatcalcError
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,14 +229,16 @@ class Smooth:
 
     def hvp(self, direction, **arrays):
         """The Hessian of the smooth objective at ``arrays`` applied to ``direction`` (shaped like the weight)."""
-        if self._hvp is None:
-            fn = hvp(self.text, self.wrt, shapes=self.shapes, assume=self.assume)
-            self.reports.append(fn.verify())
-            self._hvp = fn
+        with _HVP_LOCK:  # derived and verified once, also when several threads (Dask blocks) ask at once
+            if self._hvp is None:
+                fn = hvp(self.text, self.wrt, shapes=self.shapes, assume=self.assume)
+                self.reports.append(fn.verify())
+                self._hvp = fn
         return self._hvp(direction, **arrays)
 
 
 _SMOOTH_CACHE: dict[tuple, Smooth] = {}
+_HVP_LOCK = threading.Lock()
 
 
 def smooth(loss: str, weighted: bool = False, l2: bool = False) -> Smooth:
