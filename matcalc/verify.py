@@ -534,7 +534,7 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
 
     for t in range(shapes):
         for k in range(VACUOUS_REDRAWS):  # a vacuous trial is drawn again, at new shapes
-            dims, point = _dims_and_point(f, variables, syms, rng, t if k == 0 else 2 + t)
+            dims, point = _dims_and_point(f, variables, syms, rng, t if k == 0 else 2 + t, (d.result,))
             if run_trial(dims, point) is not None:
                 break
     extra, unreached = cover_kinks(f, variables, syms, rng, [tr.point for tr in trials] + vacuous)
@@ -560,12 +560,28 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     return report
 
 
-def _dims_and_point(f, variables, syms, rng, t):
+VERIFY_ENTRIES = 250_000  # entries of the checked Jacobian at a trial's sizes; larger draws are scaled down
+
+
+def _small_enough(dims: dict, within) -> dict:
+    """``dims`` with its largest sizes halved until every expression of ``within`` has at most
+    VERIFY_ENTRIES entries (a vec-Jacobian of a product of four sizes grows as their square)."""
+    def entries():
+        return max((_size(e.rows, dims) * _size(e.cols, dims) for e in within), default=0)
+
+    dims = dict(dims)
+    while entries() > VERIFY_ENTRIES and any(v > 1 for v in dims.values()):
+        big = max(dims, key=dims.get)
+        dims[big] = max(1, dims[big] // 2)
+    return dims
+
+
+def _dims_and_point(f, variables, syms, rng, t, within=()):
     """Shapes and a point in the domain at trial t's scale; new shapes when these have none (X'X singular
-    for a wide X)."""
+    for a wide X).  The sizes keep the expressions ``within`` (the result) at most VERIFY_ENTRIES big."""
     err = None
     for attempt in range(6):
-        dims = draw_dims(syms, rng, t if attempt < 3 else 2)
+        dims = _small_enough(draw_dims(syms, rng, t if attempt < 3 else 2), within)
         try:
             return dims, draw_point(f, variables, dims, rng, scale=SCALES[t % len(SCALES)])
         except DomainError as e:

@@ -147,6 +147,11 @@ ANSWERS = [
      lambda: _error_name(lambda: matcalc.check("X", "X", claimed="X", shapes={"X": (500, 500)})), "TooLargeError"),
     ("a product of sizes k*p as a number in a Hessian",
      lambda: matcalc.hessian("normF((logdet((S .* lam)') - kron(-((0 ./ n)), sin(Y'))))", "lam").verify().ok, True),
+    ("a claim that cannot be read costs no verification",
+     lambda: _error_name(lambda: matcalc.check("kron(G./sigmoid(kron(eye(), (Y .* DIFFX)')), matrix((0.5 - y)))", "G",
+                                               claimed="W")), "UnknownNameError"),
+    ("a vec-Jacobian of four sizes verifies at sizes that keep it small",
+     lambda: matcalc.derive("kron(G./sigmoid(kron(eye(), (Y .* DIFFX)')), matrix((0.5 - y)))", "G").verify().ok, True),
     ("a relative error between infinite values", lambda: rel_error(np.array([np.inf]), np.array([1.0])), np.inf),
 ]
 

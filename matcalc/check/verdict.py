@@ -282,13 +282,14 @@ def check(expr, wrt, claimed, layout: str | None = None, order: int = 1, shapes=
         raise MatcalcError(f"tol must be a number in (0, 1), got {tol!r}")
     p = parse_function(expr, shapes, assume)
     d = (hessian if order == 2 else derive)(p, wrt, layout=layout or "denominator")
-    _verified(d)
     order_ = [layout or "denominator"] + [L for L in LAYOUTS if L != (layout or "denominator")]
     targets = [d.in_layout(L).result.shape for L in order_]
-    try:
+    try:  # the claim is read first: a claim that cannot be read costs no verification
         readings = read_claims(claimed, d.variables, targets=targets)
     except (ShapeMismatchError, E.ShapeError) as err:
+        _verified(d)
         return _untyped(d, claimed, layout, err, tol)
+    _verified(d)
     verdicts = [_judge(d, r.expr, layout, trials, seed, tol, r.dropped) for r in readings]
     for v in verdicts:
         v.claimed_text = claimed if isinstance(claimed, str) else ""
