@@ -2,7 +2,7 @@
 
 ``__init__`` only stores its arguments (as scikit-learn requires); every value
 is checked at ``fit`` against :data:`PARAMETER_RULES`, with a one-line
-``ValueError`` naming the first one out of range.
+``MatcalcError`` (a ``ValueError``) naming the first one out of range.
 
 >>> class Toy(Params):
 ...     def __init__(self, lam=0.1, max_iter=10):
