@@ -80,7 +80,7 @@ def _data(k, p, n, dtype, rng):
     return W, X, Y
 
 
-def _median_times(fns: dict, args: tuple, repeats: int) -> dict:
+def median_times(fns: dict, args: tuple, repeats: int) -> dict:
     """Median wall time of each function, the functions interleaved within every repeat."""
     times = {name: [] for name in fns}
     for fn in fns.values():  # warm up: first-touch allocations, BLAS threads
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
             out = matcalc_gradient(W, X, Y)
             tol = 1e-4 if dtype == np.float32 else 1e-10
             agree = np.allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())
-            t = _median_times(fns, (W, X, Y), args.repeats)
+            t = median_times(fns, (W, X, Y), args.repeats)
             r = t["matcalc"] / t["hand"]
             ratios.append(r)
             rows.append((k, p, n, np.dtype(dtype).name, W @ X, Y))
@@ -151,13 +151,13 @@ def main(argv=None) -> int:
     print("\nelementwise part alone (softmax(W*X) - Y on the k x n scores, ms): generated vs in place "
           "(the in-place one includes a copy)")
     for k, p, n, dt, Z, Y in rows:
-        te = _median_times({"gen": lambda Z, Y: elementwise_generated(Z, Y, ns), "inplace": elementwise_in_place},
+        te = median_times({"gen": lambda Z, Y: elementwise_generated(Z, Y, ns), "inplace": elementwise_in_place},
                            (Z, Y), args.repeats)
         print(f"  k={k} p={p} n={n} {dt}: generated {te['gen']*1e3:.2f}, in place {te['inplace']*1e3:.2f}")
 
     # the fixed cost of a call (input checks), seen at a tiny size
     W, X, Y = _data(2, 2, 2, np.float64, rng)
-    tt = _median_times({"matcalc": matcalc_gradient, "hand": hand_written}, (W, X, Y), max(args.repeats, 200))
+    tt = median_times({"matcalc": matcalc_gradient, "hand": hand_written}, (W, X, Y), max(args.repeats, 200))
     print(f"\nper-call overhead at k=p=n=2: matcalc {tt['matcalc']*1e6:.1f} us, hand-written {tt['hand']*1e6:.1f} us")
 
     # labels often come as integers: does the output still follow the data's dtype?

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 LOSS = "(1/n)*sum(softplus(-y.*(X'*w)))"
 SIZES = [(100, 2000), (300, 4000), (1000, 4000)]
@@ -35,18 +33,6 @@ def _limit_threads(threads: int) -> None:
         os.environ[var] = str(threads)
     if threads == 1:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
-def _median_times(fns: dict, args: tuple, repeats: int) -> dict:
-    times = {name: [] for name in fns}
-    for fn in fns.values():
-        fn(*args)
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(*args)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def memory_run(p: int, n: int) -> None:
@@ -87,6 +73,7 @@ def main(argv=None) -> int:
         return 0
 
     import numpy as np
+    from bench_gradient import median_times  # after the thread limits: it imports NumPy
 
     import matcalc
 
@@ -150,7 +137,7 @@ def main(argv=None) -> int:
         if i == 0:
             agree.append(f"naive {np.allclose(H, naive(X, w, y), rtol=1e-10, atol=1e-14)}")
         agree.append(f"symmetric {np.array_equal(H, H.T)}")
-        t = _median_times(fns, (X, w, y), args.repeats)
+        t = median_times(fns, (X, w, y), args.repeats)
         r = t["matcalc"] / t["hand"]
         ratios.append(r)
         tj = t.get("jax", float("nan"))
