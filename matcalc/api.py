@@ -15,7 +15,7 @@ from typing import Mapping, Union
 from . import expr as E
 from .budget import bounded, guarded
 from .errors import MatcalcError, TooLargeError
-from .rules import UnsupportedError, VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
+from .rules import VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr, compile_exprs
 from .emit.text import to_text
@@ -265,16 +265,14 @@ def product_work(f: E.Expr, v: E.Var) -> int:
 STRUCTURAL = frozenset({"symmetric", "spd", "onehot"})
 
 
-def _independent(v: E.Var) -> E.Var:
-    """``v`` with every entry independent: its structural assumptions dropped (same name and shape)."""
-    return E.Var(v.name, v.rows, v.cols, v.assume - STRUCTURAL) if v.assume & STRUCTURAL else v
-
-
-def _assuming(v: E.Var, free: E.Var):
-    """Rewrite a result in ``free`` into one in ``v``, then simplify with what holds at every point of ``v``."""
-    if free is v:
-        return lambda e: e
-    return lambda e: simplify(E.substitute(e, {free: v}))
+def _independent(f: E.Expr, v: E.Var):
+    """(f, free, restore): ``f`` over ``free``, which is ``v`` with its structural assumptions dropped (same
+    name and shape, every entry independent), and ``restore``, which rewrites a result in ``free`` into one
+    in ``v`` and simplifies it with what holds at every point of ``v``."""
+    if not v.assume & STRUCTURAL:
+        return f, v, lambda e: e
+    free = E.Var(v.name, v.rows, v.cols, v.assume - STRUCTURAL)
+    return E.substitute(f, {v: free}), free, lambda e: simplify(E.substitute(e, {free: v}))
 
 
 def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
@@ -299,9 +297,8 @@ def _raw_first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
 def _first_order(f: E.Expr, v: E.Var, taken: set) -> tuple[E.Expr, E.Expr]:
     """(denominator, numerator) forms of df/dv: derived with independent entries, then simplified with
     the assumptions on v (S' = S for a symmetric S), which therefore never change what is differentiated."""
-    free = _independent(v)
-    restore = _assuming(v, free)
-    den, num = _raw_first_order(E.substitute(f, {v: free}), free, taken)
+    f, free, restore = _independent(f, v)
+    den, num = _raw_first_order(f, free, taken)
     return restore(den), restore(num)
 
 
@@ -374,9 +371,8 @@ def hessian(expr, wrt, layout: str = "denominator", shapes=None, assume=None) ->
     taken = set(p.variables)
     # the second pass differentiates the gradient as derived, before any assumption about v
     # simplified it: a gradient rewritten with S' = S agrees with the true one only at symmetric points
-    free = _independent(v)
-    restore = _assuming(v, free)
-    g, _ = _raw_first_order(E.substitute(f, {v: free}), free, taken)
+    f_free, free, restore = _independent(f, v)
+    g, _ = _raw_first_order(f_free, free, taken)
     try:
         gden, gnum = _raw_first_order(g, free, taken)
         gden, gnum = restore(gden), restore(gnum)
@@ -457,13 +453,13 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     taken = set(p.variables)
     # as for the Hessian: every entry of wrt independent (a symmetric X is perturbed off the symmetric
     # matrices too); what holds at the point simplifies the result only
-    free = _independent(v)
-    g, _ = _raw_first_order(E.substitute(f, {v: free}), free, taken)
+    f_free, free, restore = _independent(f, v)
+    g, _ = _raw_first_order(f_free, free, taken)
     V = E.var(_fresh("direction", taken), v.rows, v.cols)
     inner = E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V))
     try:
         hv, _ = _raw_first_order(inner, free, taken | {V.name})
-        hv = _assuming(v, free)(hv)
+        hv = restore(hv)
     except VariableAbsentError:  # f is linear in wrt
         hv = E.zeros(v.shape)
     variables = list(p.variables.values())
