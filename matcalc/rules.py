@@ -17,7 +17,6 @@ has an equation number.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Callable
 
 from . import expr as E
