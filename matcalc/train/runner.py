@@ -21,7 +21,7 @@ import numpy as np
 
 from .data import DataError, Dataset, check_labels, load_dataset
 from .estimators import LogisticClassifier, MulticlassSVM, SoftmaxClassifier
-from .persist import load_model, save_model  # noqa: F401  (matcalc train --out, and loading it back)  # noqa: F401 - re-exported: the CLI and tests load models from the runner
+from .persist import load_model, save_model  # noqa: F401 - load_model is re-exported for the CLI and tests
 
 MODELS = {"softmax": SoftmaxClassifier, "svm": MulticlassSVM, "logistic": LogisticClassifier}
 SGD_OPTIONS = ("batch_size", "lr", "lr_schedule", "momentum", "power_t", "early_stopping")
