@@ -17,6 +17,7 @@ from .points import (
     draw_dims,
     draw_point,
     kink_regions,
+    regions_at,
     sign_pattern,
 )
 from .report import (
@@ -27,6 +28,19 @@ from .report import (
     Trial,
     VerificationError,
 )
+from .steps import (
+    CONDITION,
+    REDRAW_SCALE,
+    REDRAWS,
+    STEP,
+    central,
+    intermediate_ratio,
+    ridders,
+    scale_of,
+    stable,
+)
+
+UNSTEADY = object()  # what a trial returns when no step of the finite differences can judge it
 
 
 def vec(a) -> np.ndarray:
@@ -55,6 +69,42 @@ def _rel(a: np.ndarray, n: np.ndarray, tiny: float) -> float:
     if not np.isfinite(big):
         return float("inf")
     return float(np.linalg.norm((a - n) / big) / max(np.linalg.norm(n / big), tiny / big))
+
+
+def _compare(ana: np.ndarray, units: list, f_at, x0, scale: float, tiny: float, tol: float):
+    """``ana`` against the finite differences of ``f_at`` along ``units`` (one column each when ``ana`` is a
+    matrix): (numeric, error, how), ``how`` False when one central difference at STEP agreed, True when
+    Ridders' estimate judged it, None when even that estimate is unsteady (its own error above STABLE * tol)."""
+    def stack(cols):
+        return np.stack(cols, axis=1) if np.ndim(ana) == 2 else cols[0]
+
+    cols = []
+    for U in units:
+        tick("verifying")
+        cols.append(central(f_at, x0, U, STEP * scale))
+    num = stack(cols)
+    err = _rel(ana, num, tiny)
+    if err <= tol:
+        return num, err, False
+    ests = []
+    for U in units:
+        tick("verifying")
+        ests.append(ridders(f_at, x0, U, scale))
+    num = stack([e.value for e in ests])
+    error = float(np.sqrt(sum(e.error ** 2 for e in ests)))
+    return num, _rel(ana, num, tiny), (True if stable(error, num, tiny, tol) else None)
+
+
+def _redraw(f, variables, dims: dict, rng, scale: float, need: set) -> dict | None:
+    """A new point at ``scale`` in (at least) the kink regions ``need``, or None when none is found."""
+    for _ in range(4):
+        try:
+            p = draw_point(f, variables, dims, rng, scale=scale)
+        except DomainError:
+            return None
+        if need <= regions_at(f, variables, p):
+            return p
+    return None
 
 
 # -- the check ------------------------------------------------------------------------
@@ -89,19 +139,21 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     syms = dimension_symbols(variables, target)
     trials = []
     counter = None
+    refined = redrawn = unsteady = 0  # checks Ridders judged, points drawn again, trials no step could judge
     vacuous = []  # points of vacuous trials: not counted, but they show where the result vanishes
 
-    def run_trial(dims, point):
-        """One trial's checks; None when it is vacuous (both sides 0 in every check)."""
-        nonlocal counter
+    def run_trial(dims, point, last=True):
+        """One trial's checks; None when it is vacuous (both sides 0 in every check); UNSTEADY, and nothing
+        recorded, when a check disagrees where finite differences cannot judge it (no step is steady, or the
+        point is badly conditioned: steps.py) and ``last`` is False."""
+        nonlocal counter, refined, unsteady
         check_entries(d.result, dims)
         check_entries(target, dims)
         x0 = np.asarray(point[x.name], dtype=float)
         fx = np.asarray(fn(**point), dtype=float)
         tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
         zero = 1e-12 * (1.0 + float(np.max(np.abs(fx))) if fx.size else 1.0)
-        scale = max(1.0, float(np.max(np.abs(x0)))) if np.ndim(x0) else max(1.0, abs(float(x0)))
-        h = 1e-5 * scale
+        scale = scale_of(x0)
         J = analytic_vec_jacobian(dfn(**point), d.layout, target, x, d.kind)
 
         def f_at(xv):
@@ -109,32 +161,41 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             p[x.name] = xv
             return vec(fn(**p))
 
-        checks, found, live = [], [], False
+        checks, found, live, steady, better = [], [], False, True, 0
         shape_x = np.shape(x0)
         for _ in range(directions):
             V = rng.normal(size=shape_x) if shape_x else float(rng.normal())
-            num = (f_at(x0 + h * V) - f_at(x0 - h * V)) / (2 * h)
             ana = J @ vec(V)
+            num, err, ok = _compare(ana, [V], f_at, x0, scale, tiny, tol)
+            steady &= ok is not None
+            better += ok is not False
             live |= max(float(np.linalg.norm(ana)), float(np.linalg.norm(num))) > zero
-            err = _rel(ana, num, tiny)
-            checks.append(("direction", err))
-            if err > tol:
+            checks.append(("direction" if ok is False else "direction (Ridders)", err))
+            if not err <= tol:
                 found.append((ana, num, "directional derivative"))
         nx = int(np.size(x0))
         if nx <= 64 and J.size <= 4096:
-            cols = []
+            units = []
             for j in range(nx):
-                tick("verifying")
                 E_j = np.zeros(nx)
                 E_j[j] = 1.0
-                Ej = E_j.reshape(shape_x, order="F") if shape_x else 1.0
-                cols.append((f_at(x0 + h * Ej) - f_at(x0 - h * Ej)) / (2 * h))
-            Jn = np.stack(cols, axis=1)
+                units.append(E_j.reshape(shape_x, order="F") if shape_x else 1.0)
+            Jn, err, ok = _compare(J, units, f_at, x0, scale, tiny, tol)
+            steady &= ok is not None
+            better += ok is not False
             live |= max(float(np.linalg.norm(J)), float(np.linalg.norm(Jn))) > zero
-            err = _rel(J, Jn, tiny)
-            checks.append(("entrywise", err))
-            if err > tol:
+            checks.append(("entrywise" if ok is False else "entrywise (Ridders)", err))
+            if not err <= tol:
                 found.append((J, Jn, "vec-Jacobian, numerator layout"))
+        why = ""  # why finite differences cannot judge a disagreement here
+        if found and not steady:
+            why = "no two steps of the finite differences agreed at this point"
+        elif found and intermediate_ratio(target, variables, point) > CONDITION:
+            why = f"an intermediate value of the function is over {CONDITION:g} times its value at this point"
+        if why and not last:
+            return UNSTEADY
+        refined += better
+        unsteady += bool(why)
         if not live:
             vacuous.append(point)
             return None
@@ -143,22 +204,40 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             where = sign_pattern(f, variables, point)
             if where:
                 counter["region"] = where
+            if why:
+                counter["unsteady"] = why
         trials.append(Trial(dims, max(e for _, e in checks), checks, point))
         return trials[-1]
 
+    def run_steady(dims, point, scale):
+        """run_trial, with the point drawn again at smaller scales (in the same kink regions) while no step
+        of the finite differences can judge it; the last draw is judged as it is."""
+        nonlocal redrawn
+        need = regions_at(f, variables, point)
+        for r in range(1, REDRAWS + 1):
+            out = run_trial(dims, point, last=False)
+            if out is not UNSTEADY:
+                return out
+            point = _redraw(f, variables, dims, rng, scale * REDRAW_SCALE ** r, need)
+            if point is None:
+                break
+            redrawn += 1
+        return run_trial(dims, point)
+
     for t in range(shapes):
         for k in range(VACUOUS_REDRAWS):  # a vacuous trial is drawn again, at new shapes
-            dims, point = _dims_and_point(f, variables, syms, rng, t if k == 0 else 2 + t, (d.result,))
-            if run_trial(dims, point) is not None:
+            tt = t if k == 0 else 2 + t
+            dims, point = _dims_and_point(f, variables, syms, rng, tt, (d.result,))
+            if run_steady(dims, point, SCALES[tt % len(SCALES)]) is not None:
                 break
     extra, unreached = cover_kinks(f, variables, syms, rng, [tr.point for tr in trials] + vacuous)
     for dims, point in extra:
-        run_trial(dims, point)
+        run_steady(dims, point, 1.0)
     note = _explicit_check(d, target, variables, syms, rng, tol) if explicit else "not run"
     ok = counter is None and not note.startswith("DISAGREES")
     reached = [str(r) for r in kink_regions(f) if r not in unreached]
     report = Report(to_text(f), x.name, d.layout, d.kind, tol, trials, note, ok, [str(r) for r in unreached],
-                    len(vacuous), reached)
+                    len(vacuous), reached, refined, redrawn, unsteady)
     if not ok and raise_on_failure:
         if counter is None:
             counter = {"explicit": note}
@@ -166,6 +245,8 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
                if report.max_rel_error > tol else f"agrees with finite differences but {note}")
         if counter.get("region"):
             why += f", where {counter['region']}"
+        if counter.get("unsteady"):
+            why += f" ({counter['unsteady']}, at any scale tried)"
         raise VerificationError(
             f"{d.kind} of {to_text(f)} wrt {x.name} {why}",
             report,
@@ -222,8 +303,6 @@ EXPLICIT_MAX_NODES = 400  # nodes of the differentiated function, counting X^k a
 
 def _explicit_check(d, target, variables, syms, rng, tol) -> str:
     """Differentiate the explicit entries with SymPy's scalar diff and compare at a point."""
-    from ..emit.explicit import evaluate
-
     dims = {str(s): (2 + i % 2) for i, s in enumerate(syms)}
     sizes = [_size(d, dims) for v in variables for d in v.shape]
     if max(sizes, default=1) > EXPLICIT_MAX_SIZE:
@@ -231,10 +310,28 @@ def _explicit_check(d, target, variables, syms, rng, tol) -> str:
     work = sum(n.args[1] ** 2 if isinstance(n, E.MatPow) and isinstance(n.args[1], int) else 1 for n in E.walk(target))
     if work > EXPLICIT_MAX_NODES:
         return "skipped (the function is too large for symbolic entries)"
-    try:
-        point = draw_point(d.function, variables, dims, rng)
-    except DomainError as e:
-        return f"skipped ({e})"
+    for r in range(REDRAWS + 1):  # a disagreement at a badly conditioned point is looked at again, smaller
+        try:
+            point = draw_point(d.function, variables, dims, rng, scale=REDRAW_SCALE ** r)
+        except DomainError as e:
+            return f"skipped ({e})"
+        err = _explicit_error(d, target, variables, dims, point)
+        if isinstance(err, str):
+            return err
+        if err <= tol or intermediate_ratio(target, variables, point) <= CONDITION:
+            break
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
+    verdict = "agrees" if err <= tol else "DISAGREES"
+    again = f" at a point drawn {r} time(s) again, smaller (badly conditioned points)" if r else ""
+    return (f"{verdict} with SymPy's diff of the explicit entries at {shown or 'scalars'}{again} "
+            f"(relative error {err:.1e})")
+
+
+def _explicit_error(d, target, variables, dims: dict, point: dict) -> float | str:
+    """The relative error of the derivative against SymPy's diff of the explicit entries at ``point``
+    (the reason, when they cannot be formed)."""
+    from ..emit.explicit import evaluate
+
     x = d.wrt
     env = {}
     subs = {}
@@ -262,10 +359,7 @@ def _explicit_check(d, target, variables, syms, rng, tol) -> str:
     except (TypeError, ValueError, ZeroDivisionError) as e:
         return f"skipped ({type(e).__name__}: {e})"
     ana = analytic_vec_jacobian(d.to_numpy()(**point), d.layout, target, x, d.kind)
-    err = _rel(ana, Jsym, 1e-4 * (1 + float(np.max(np.abs(Jsym))) if Jsym.size else 1.0))
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
-    verdict = "agrees" if err <= tol else "DISAGREES"
-    return f"{verdict} with SymPy's diff of the explicit entries at {shown or 'scalars'} (relative error {err:.1e})"
+    return _rel(ana, Jsym, 1e-4 * (1 + float(np.max(np.abs(Jsym))) if Jsym.size else 1.0))
 
 
 # -- compiled value-and-gradient and Hessian-vector products ---------------------------------

@@ -34,6 +34,9 @@ class Report:
     unreached: list = field(default_factory=list)  # kink regions no draw reached (text)
     vacuous: int = 0  # trials where both sides were 0: drawn again, not counted
     reached: list = field(default_factory=list)  # kink regions the trials reached (text)
+    refined: int = 0  # checks judged by Ridders' extrapolation (one central difference disagreed)
+    redrawn: int = 0  # points drawn again at a smaller scale (finite differences could not judge them)
+    unsteady: int = 0  # trials judged though finite differences could not (the redraws ran out)
 
     @property
     def complete(self) -> bool:
@@ -46,7 +49,19 @@ class Report:
 
     @property
     def method(self) -> str:
-        return "central differences along random directions and entry by entry, float64"
+        """Which differences were used: one central difference per check, Ridders' extrapolation where that disagreed."""
+        from .steps import FIRST, LEVELS, SHRINK, STEP
+
+        out = f"central differences (step {STEP:g} relative) along random directions and entry by entry, float64"
+        if self.refined:
+            out += (f"; where they disagreed, Ridders' extrapolation over steps {FIRST:g} to "
+                    f"{FIRST / SHRINK ** (LEVELS - 1):.1g} ({self.refined} check(s))")
+        if self.redrawn:
+            out += (f"; {self.redrawn} point(s) drawn again at a smaller scale, where a check disagreed and "
+                    "neither one step nor Ridders' extrapolation was steady, or the point was badly conditioned")
+        if self.unsteady:
+            out += f"; {self.unsteady} trial(s) judged at such a point (the redraws ran out)"
+        return out
 
     def __str__(self) -> str:
         head = ("verified" if self.complete else "agrees where tested, but not verified everywhere") \
