@@ -40,8 +40,6 @@ from .steps import (
     stable,
 )
 
-UNSTEADY = object()  # what a trial returns when no step of the finite differences can judge it
-
 
 def vec(a) -> np.ndarray:
     return np.asarray(a, dtype=float).reshape(-1, order="F") if np.ndim(a) else np.asarray([float(a)])
@@ -95,14 +93,16 @@ def _compare(ana: np.ndarray, units: list, f_at, x0, scale: float, tiny: float, 
     return num, _rel(ana, num, tiny), (True if stable(error, num, tiny, tol) else None)
 
 
-def _redraw(f, variables, dims: dict, rng, scale: float, need: set) -> dict | None:
-    """A new point at ``scale`` in (at least) the kink regions ``need``, or None when none is found."""
+def _redraw(f, variables, dims: dict, rng, scale: float, need: set, judged=()) -> dict | None:
+    """A new point at ``scale`` in (at least) the kink regions ``need`` where ``f`` and the expressions ``judged``
+    are well conditioned (steps.intermediate_ratio), or None when four draws find none."""
     for _ in range(4):
         try:
             p = draw_point(f, variables, dims, rng, scale=scale)
         except DomainError:
             return None
-        if need <= regions_at(f, variables, p):
+        if need <= regions_at(f, variables, p) and all(
+                intermediate_ratio(e, variables, p) <= CONDITION for e in (f, *judged)):
             return p
     return None
 
@@ -142,11 +142,9 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
     refined = redrawn = unsteady = 0  # checks Ridders judged, points drawn again, trials no step could judge
     vacuous = []  # points of vacuous trials: not counted, but they show where the result vanishes
 
-    def run_trial(dims, point, last=True):
-        """One trial's checks; None when it is vacuous (both sides 0 in every check); UNSTEADY, and nothing
-        recorded, when a check disagrees where finite differences cannot judge it (no step is steady, or the
-        point is badly conditioned: steps.py) and ``last`` is False."""
-        nonlocal counter, refined, unsteady
+    def measure(dims, point) -> dict:
+        """One trial's checks at ``point``, not yet recorded: ``why`` says why finite differences cannot judge
+        a disagreement there ("" when they can), ``weight`` how large the derivative is against the floor."""
         check_entries(d.result, dims)
         check_entries(target, dims)
         x0 = np.asarray(point[x.name], dtype=float)
@@ -161,18 +159,21 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
             p[x.name] = xv
             return vec(fn(**p))
 
-        checks, found, live, steady, better = [], [], False, True, 0
+        m = {"checks": [], "found": [], "big": 0.0, "steady": True, "refined": 0}
+
+        def judged(name, ana, units, what):
+            num, err, how = _compare(ana, units, f_at, x0, scale, tiny, tol)
+            m["steady"] &= how is not None
+            m["refined"] += how is not False
+            m["big"] = max(m["big"], float(np.linalg.norm(ana)), float(np.linalg.norm(num)))
+            m["checks"].append((name if how is False else f"{name} (Ridders)", err))
+            if not err <= tol:
+                m["found"].append((ana, num, what))
+
         shape_x = np.shape(x0)
         for _ in range(directions):
             V = rng.normal(size=shape_x) if shape_x else float(rng.normal())
-            ana = J @ vec(V)
-            num, err, ok = _compare(ana, [V], f_at, x0, scale, tiny, tol)
-            steady &= ok is not None
-            better += ok is not False
-            live |= max(float(np.linalg.norm(ana)), float(np.linalg.norm(num))) > zero
-            checks.append(("direction" if ok is False else "direction (Ridders)", err))
-            if not err <= tol:
-                found.append((ana, num, "directional derivative"))
+            judged("direction", J @ vec(V), [V], "directional derivative")
         nx = int(np.size(x0))
         if nx <= 64 and J.size <= 4096:
             units = []
@@ -180,49 +181,53 @@ def verify_derivative(d, shapes: int = 3, directions: int = 3, tol: float = 1e-5
                 E_j = np.zeros(nx)
                 E_j[j] = 1.0
                 units.append(E_j.reshape(shape_x, order="F") if shape_x else 1.0)
-            Jn, err, ok = _compare(J, units, f_at, x0, scale, tiny, tol)
-            steady &= ok is not None
-            better += ok is not False
-            live |= max(float(np.linalg.norm(J)), float(np.linalg.norm(Jn))) > zero
-            checks.append(("entrywise" if ok is False else "entrywise (Ridders)", err))
-            if not err <= tol:
-                found.append((J, Jn, "vec-Jacobian, numerator layout"))
-        why = ""  # why finite differences cannot judge a disagreement here
-        if found and not steady:
-            why = "no two steps of the finite differences agreed at this point"
-        elif found and intermediate_ratio(target, variables, point) > CONDITION:
-            why = f"an intermediate value of the function is over {CONDITION:g} times its value at this point"
-        if why and not last:
-            return UNSTEADY
-        refined += better
-        unsteady += bool(why)
-        if not live:
+            judged("entrywise", J, units, "vec-Jacobian, numerator layout")
+        m["live"] = not np.isfinite(m["big"]) or m["big"] > zero
+        m["weight"] = m["big"] / tiny if np.isfinite(m["big"]) else float("inf")
+        m["why"] = ""
+        if m["found"] and not m["steady"]:
+            m["why"] = "no two steps of the finite differences agreed at this point"
+        elif m["found"] and intermediate_ratio(target, variables, point) > CONDITION:
+            m["why"] = f"an intermediate value of the function is over {CONDITION:g} times its value at this point"
+        return m
+
+    def record(dims, point, m):
+        """Count the trial ``m`` at ``point``; None when it is vacuous (both sides 0 in every check)."""
+        nonlocal counter, refined, unsteady
+        refined += m["refined"]
+        unsteady += bool(m["why"])
+        if not m["live"]:
             vacuous.append(point)
             return None
-        if found and counter is None:
-            counter = _counterexample(dims, point, *found[0])
+        if m["found"] and counter is None:
+            counter = _counterexample(dims, point, *m["found"][0])
             where = sign_pattern(f, variables, point)
             if where:
                 counter["region"] = where
-            if why:
-                counter["unsteady"] = why
-        trials.append(Trial(dims, max(e for _, e in checks), checks, point))
+            if m["why"]:
+                counter["unsteady"] = m["why"]
+        trials.append(Trial(dims, max(e for _, e in m["checks"]), m["checks"], point))
         return trials[-1]
 
     def run_steady(dims, point, scale):
-        """run_trial, with the point drawn again at smaller scales (in the same kink regions) while no step
-        of the finite differences can judge it; the last draw is judged as it is."""
+        """One trial; where finite differences cannot judge its disagreement, the point is drawn again at
+        smaller scales (well conditioned, in the same kink regions), and the first new point they can judge,
+        with a derivative at least as large against the floor (so no weaker a test), is counted instead (a
+        vacuous one is drawn again at new shapes, as any).  Without one, the first point is counted as it is."""
         nonlocal redrawn
+        m = measure(dims, point)
+        if not m["why"]:
+            return record(dims, point, m)
         need = regions_at(f, variables, point)
         for r in range(1, REDRAWS + 1):
-            out = run_trial(dims, point, last=False)
-            if out is not UNSTEADY:
-                return out
-            point = _redraw(f, variables, dims, rng, scale * REDRAW_SCALE ** r, need)
-            if point is None:
-                break
-            redrawn += 1
-        return run_trial(dims, point)
+            new = _redraw(f, variables, dims, rng, scale * REDRAW_SCALE ** r, need, (target,))
+            if new is None:
+                continue
+            m2 = measure(dims, new)
+            if not m2["why"] and (not m2["live"] or m2["weight"] >= min(1.0, m["weight"])):  # vacuous: drawn again
+                redrawn += 1
+                return record(dims, new, m2)
+        return record(dims, point, m)
 
     for t in range(shapes):
         for k in range(VACUOUS_REDRAWS):  # a vacuous trial is drawn again, at new shapes
@@ -310,26 +315,33 @@ def _explicit_check(d, target, variables, syms, rng, tol) -> str:
     work = sum(n.args[1] ** 2 if isinstance(n, E.MatPow) and isinstance(n.args[1], int) else 1 for n in E.walk(target))
     if work > EXPLICIT_MAX_NODES:
         return "skipped (the function is too large for symbolic entries)"
-    for r in range(REDRAWS + 1):  # a disagreement at a badly conditioned point is looked at again, smaller
-        try:
-            point = draw_point(d.function, variables, dims, rng, scale=REDRAW_SCALE ** r)
-        except DomainError as e:
-            return f"skipped ({e})"
-        err = _explicit_error(d, target, variables, dims, point)
-        if isinstance(err, str):
-            return err
-        if err <= tol or intermediate_ratio(target, variables, point) <= CONDITION:
-            break
+    try:
+        point = draw_point(d.function, variables, dims, rng)
+    except DomainError as e:
+        return f"skipped ({e})"
+    out = _explicit_error(d, target, variables, dims, point)
+    if isinstance(out, str):
+        return out
+    (err, weight), again = out, ""
+    if not err <= tol and intermediate_ratio(target, variables, point) > CONDITION:
+        # badly conditioned: the first well-conditioned point at a smaller scale where the derivative is at
+        # least as large against the floor (no weaker a test) judges instead; without one, the first does
+        for r in range(1, REDRAWS + 1):
+            new = _redraw(d.function, variables, dims, rng, REDRAW_SCALE ** r, set(), (target,))
+            out = _explicit_error(d, target, variables, dims, new) if new is not None else "none"
+            if not isinstance(out, str) and out[1] >= min(1.0, weight):
+                err = out[0]
+                again = f" at a point drawn again at {REDRAW_SCALE ** r:g} the scale (the first was badly conditioned)"
+                break
     shown = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
     verdict = "agrees" if err <= tol else "DISAGREES"
-    again = f" at a point drawn {r} time(s) again, smaller (badly conditioned points)" if r else ""
     return (f"{verdict} with SymPy's diff of the explicit entries at {shown or 'scalars'}{again} "
             f"(relative error {err:.1e})")
 
 
-def _explicit_error(d, target, variables, dims: dict, point: dict) -> float | str:
-    """The relative error of the derivative against SymPy's diff of the explicit entries at ``point``
-    (the reason, when they cannot be formed)."""
+def _explicit_error(d, target, variables, dims: dict, point: dict) -> tuple[float, float] | str:
+    """The relative error of the derivative against SymPy's diff of the explicit entries at ``point``, and the
+    larger side's norm against the floor (the reason, when they cannot be formed)."""
     from ..emit.explicit import evaluate
 
     x = d.wrt
@@ -359,7 +371,8 @@ def _explicit_error(d, target, variables, dims: dict, point: dict) -> float | st
     except (TypeError, ValueError, ZeroDivisionError) as e:
         return f"skipped ({type(e).__name__}: {e})"
     ana = analytic_vec_jacobian(d.to_numpy()(**point), d.layout, target, x, d.kind)
-    return _rel(ana, Jsym, 1e-4 * (1 + float(np.max(np.abs(Jsym))) if Jsym.size else 1.0))
+    tiny = 1e-4 * (1 + float(np.max(np.abs(Jsym))) if Jsym.size else 1.0)
+    return _rel(ana, Jsym, tiny), max(float(np.linalg.norm(ana)), float(np.linalg.norm(Jsym))) / tiny
 
 
 # -- compiled value-and-gradient and Hessian-vector products ---------------------------------

@@ -49,7 +49,7 @@ class Report:
 
     @property
     def method(self) -> str:
-        """Which differences were used: one central difference per check, Ridders' extrapolation where that disagreed."""
+        """Which differences were used: one central difference a check, Ridders' extrapolation where it disagreed."""
         from .steps import FIRST, LEVELS, SHRINK, STEP
 
         out = f"central differences (step {STEP:g} relative) along random directions and entry by entry, float64"

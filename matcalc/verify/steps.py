@@ -16,10 +16,14 @@ large that rounding swamps every step), no step can confirm or refute a
 derivative there.  Nor can a point where an intermediate value of the function
 is :data:`CONDITION` times its value (:func:`intermediate_ratio`: the exponents
 of a saturated softmax), where a right derivative is evaluated with rounding
-errors (a cancellation of such terms) above the tolerance.  A check draws such
-a point again at a smaller scale.  Both tests look at the function alone; a
-check runs them only where the derivative disagrees, which is the same as
-drawing only well-conditioned points, and the last draw is judged as it is.
+errors (a cancellation of such terms) above the tolerance.  A check that
+disagrees at such a point draws it again at smaller scales (``REDRAWS`` times
+at most, each ``REDRAW_SCALE`` times the last) and counts the first new point
+that is well conditioned, where the differences are steady and the derivative
+is no smaller against the floor of the relative error (so that the new test is
+no weaker); without one, the first point counts as it is.  Both tests look at
+the function alone, and a check runs them only where the derivative disagrees,
+which is the same as drawing only well-conditioned points.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ SAFE = 2.0  # it is cut short when its newest extrapolation is SAFE times worse 
 PATIENCE = 3  # and that best is PATIENCE steps old (rounding has taken over; not a bad first step)
 STABLE = 0.1  # an estimate is trusted when its error estimate is at most STABLE * tol of its size
 CONDITION = 1e4  # a point is badly conditioned where an intermediate value is CONDITION times the function's
-REDRAWS = 3  # times a point no step can judge is drawn again, each at REDRAW_SCALE times the scale before
+REDRAWS = 3  # times a point finite differences cannot judge is drawn again, each at REDRAW_SCALE times the last
 REDRAW_SCALE = 0.5
 
 
