@@ -85,26 +85,37 @@ def _gap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ridders(f: Callable, x0, V, scale: float = 1.0, first: float = FIRST, levels: int = LEVELS) -> Estimate:
-    """The directional derivative of ``f`` at ``x0`` along ``V`` by Ridders' extrapolation of central differences.
-
-    Steps ``first * scale / SHRINK**i``; the central differences, whose error is a
-    series in h^2, are extrapolated to h = 0 column by column of a Neville
-    tableau.  The entry that agrees best with its two neighbours is returned; the
-    tableau stops once the newest diagonal entry is ``SAFE`` times worse than
-    that and no better entry came for ``PATIENCE`` steps (rounding has taken
-    over), but not before ``MIN_LEVELS`` steps.
+    """The directional derivative of ``f`` at ``x0`` along ``V`` by Ridders' extrapolation of central differences
+    at the steps ``first * scale / SHRINK**i`` (:func:`extrapolate`).
 
     >>> e = ridders(lambda x: np.array([np.exp(40 * x)]), 0.1, 1.0)
     >>> bool(abs(e.value[0] - 40 * np.exp(4.0)) < 1e-8 * 40 * np.exp(4.0)), e.error < 1e-6
     (True, True)
     """
-    h = first * scale
-    prev = [central(f, x0, V, h)]
+    return extrapolate(lambda h: central(f, x0, V, h), first * scale, levels)
+
+
+def extrapolate(estimate: Callable, h: float, levels: int = LEVELS) -> Estimate:
+    """``estimate(h)`` extrapolated to h = 0, for an estimate whose error is a series in h^2 (a central or a
+    symmetric second difference): Ridders' method.
+
+    The estimates at ``h / SHRINK**i`` fill the first column of a Neville
+    tableau, each further column removing the next power of h^2.  The entry that
+    agrees best with its two neighbours is returned, that disagreement its error;
+    the tableau stops once the newest diagonal entry is ``SAFE`` times worse than
+    that and no better entry came for ``PATIENCE`` steps (rounding has taken
+    over), but not before ``MIN_LEVELS`` steps.
+
+    >>> e = extrapolate(lambda h: np.array([(np.cos(1 + h) - 2 * np.cos(1) + np.cos(1 - h)) / h**2]), 0.1)
+    >>> bool(abs(e.value[0] + np.cos(1)) < 1e-9), e.error < 1e-8
+    (True, True)
+    """
+    prev = [np.asarray(estimate(h), dtype=float)]
     best, since = Estimate(prev[0], float("inf"), h), 0
     q = SHRINK * SHRINK
     for i in range(1, levels):
         h /= SHRINK
-        cur = [central(f, x0, V, h)]
+        cur = [np.asarray(estimate(h), dtype=float)]
         fac = q
         since += 1
         for j in range(1, i + 1):
