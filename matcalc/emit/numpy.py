@@ -10,7 +10,7 @@ One emitter per node type; an unknown node raises.  The generated code
 * applies structure instead of building it (``chains.py``: diag as a broadcast, kron as
   reshape-and-multiply, the commutation matrix as a transpose, ``X diag(v) X'`` once and symmetric)
   and multiplies chains in the cheapest order;
-* uses stable forms: a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp;
+* uses stable forms: a shifted log-sum-exp and softmax, sigmoid, log-sigmoid and softplus through exp(-|z|);
 * is standalone: ``.source`` holds exactly the helpers it calls and needs only NumPy.
 
 >>> from matcalc import expr as E
@@ -184,7 +184,7 @@ def _apply(e: E.Apply, c):
     if e.fname == "log" and isinstance(a, E.Softmax):
         return f"_log_softmax(xp, {c(a.arg)})"
     if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
-        return f"(-xp.logaddexp(0.0, -{c(a.arg)}))"
+        return f"_log_sigmoid(xp, {c(a.arg)})"
     return xp_spelling(e.fname).format(c(a))
 
 
