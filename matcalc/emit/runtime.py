@@ -166,7 +166,11 @@ def _logsumexp(xp, z):
 ''')
 
 _helper('''
-def _log_softmax(xp, z):
+def _log_softmax(xp, z, fresh=False):
+    """Column-wise log-softmax, z - logsumexp(z); NumPy overwrites a fresh z."""
+    if xp is np and fresh and z.flags.writeable:
+        z -= _logsumexp(xp, z)
+        return z
     return z - _logsumexp(xp, z)
 ''')
 
