@@ -10,7 +10,7 @@ One emitter per node type; an unknown node raises.  The generated code
 * applies structure instead of building it (``chains.py``: diag as a broadcast, kron as
   reshape-and-multiply, the commutation matrix as a transpose, ``X diag(v) X'`` once and symmetric)
   and multiplies chains in the cheapest order;
-* uses stable forms: a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp;
+* uses stable forms: a shifted log-sum-exp and softmax, sigmoid, log-sigmoid and softplus through exp(-|z|);
 * is standalone: ``.source`` holds exactly the helpers it calls and needs only NumPy.
 
 >>> from matcalc import expr as E
@@ -114,12 +114,24 @@ def fresh(node: E.Expr, c: Callable) -> bool:
     return False
 
 
+def _scaled_ones(t: E.Expr):
+    """The scalar ``s`` of a term ``s*ones(m, n)`` (``None`` for any other term): beside a full-size term
+    it broadcasts as the number ``s``."""
+    if isinstance(t, E.MatMul):
+        rest = [f for f in t.args if not f.is_scalar]
+        if len(rest) == 1 and isinstance(rest[0], E.Ones):
+            return E.matmul(*[f for f in t.args if f.is_scalar])
+    return None
+
+
 def _add(e: E.Add, c: Callable) -> str:
     """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion;
     a fresh full-size first term of two takes the other in place (one array less, as by hand)."""
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
     a, b = e.args[0], e.args[-1]
+    if len(e.args) == 2 and a.shape == e.shape and _scaled_ones(b) is not None and fresh(a, c):
+        return f"_iadd(xp, {c(a)}, {c(_scaled_ones(b))})"  # b*ones(n, 1) beside a full term is the number b
     if len(e.args) == 2 and a.shape == e.shape and not isinstance(b, E.Ones) and fresh(a, c):
         neg = isinstance(b, E.MatMul) and isinstance(b.args[0], E.Const) and b.args[0].value < 0
         if neg:
@@ -132,6 +144,8 @@ def _add(e: E.Add, c: Callable) -> str:
         if isinstance(t, E.Ones) and full:
             out.append(("" if i == 0 else " + ") + "1.0")
             continue
+        if _scaled_ones(t) is not None and full:
+            t = _scaled_ones(t)
         neg = isinstance(t, E.MatMul) and isinstance(t.args[0], E.Const) and t.args[0].value < 0
         if neg:
             pos = E.matmul(E.const(-t.args[0].value), *t.args[1:])
@@ -182,9 +196,9 @@ def xp_spelling(fname: str) -> str:
 def _apply(e: E.Apply, c):
     a = e.arg
     if e.fname == "log" and isinstance(a, E.Softmax):
-        return f"_log_softmax(xp, {c(a.arg)})"
+        return f"_log_softmax(xp, {c(a.arg)}{', True' if c.counts[a] <= 1 and fresh(a.arg, c) else ''})"
     if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
-        return f"(-xp.logaddexp(0.0, -{c(a.arg)}))"
+        return f"_log_sigmoid(xp, {c(a.arg)})"
     return xp_spelling(e.fname).format(c(a))
 
 
@@ -281,6 +295,68 @@ def _dims_needed(outputs, variables) -> list:
     return sorted(syms, key=str)
 
 
+def uses(outputs: list) -> Counter:
+    """How many times each node is used: once per distinct parent that refers to it (twice for
+    ``a.*a``), once per output it is.  A node used once is emitted inside its only user, which may
+    overwrite it (:func:`fresh`); a node used more is computed once, into a temporary.
+
+    >>> from matcalc import expr as E
+    >>> x = E.var("x", "n")
+    >>> shared = E.hadamard(E.apply("exp", x), E.apply("sin", x))
+    >>> u = uses([E.sum_(shared), E.matmul(E.transpose(shared), x)])
+    >>> u[shared], u[E.apply("exp", x)]               # the product is shared; exp(x) has one user
+    (2, 1)
+    """
+    counts: Counter = Counter()
+    seen: set = set()
+    for e in outputs:
+        counts[e] += 1
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for k in n.children:
+                counts[k] += 1
+                stack.append(k)
+    return counts
+
+
+def share_log_softmax(outputs: list) -> list:
+    """Where both softmax(Z) and log(softmax(Z)) are computed (a cross-entropy's value and gradient), write
+    softmax(Z) as exp(log(softmax(Z))): one shifted log-sum-exp of Z instead of two, and one exp.
+
+    >>> from matcalc import expr as E
+    >>> from matcalc.emit.text import to_text
+    >>> Z = E.var("Z", "k", "n")
+    >>> [to_text(e) for e in share_log_softmax([E.sum_(E.apply("log", E.Softmax(Z))), E.Softmax(Z)])]
+    ['sum(log(softmax(Z)))', 'exp(log(softmax(Z)))']
+    """
+    logs = {n for e in outputs for n in E.walk(e)
+            if isinstance(n, E.Apply) and n.fname == "log" and isinstance(n.arg, E.Softmax)}
+    if not logs:
+        return outputs
+    by_softmax = {n.arg: n for n in logs}
+    memo: dict = {}
+
+    def go(e):
+        if e in memo:
+            return memo[e]
+        if e in logs:
+            out = e  # log(softmax(Z)) itself stays: it is emitted as the shifted log-softmax
+        elif e in by_softmax:
+            out = E.Apply("exp", by_softmax[e])
+        else:
+            kids = e.children
+            new = [go(k) for k in kids]
+            out = e.rebuild(new) if any(a is not b for a, b in zip(new, kids)) else e
+        memo[e] = out
+        return out
+
+    return [go(e) for e in outputs]
+
+
 def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
     """Compile several expressions into one function that returns them all, sharing their common
     subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
@@ -296,9 +372,9 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
     """
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
     memo: dict = {}
-    outputs = [lower(e, memo) for e in outputs]
+    outputs = share_log_softmax([lower(e, memo) for e in outputs])
     names = Names(arrays, _dims_needed(outputs, list(positional) + list(variables)))
-    counts: Counter = Counter(n for e in outputs for n in E.walk(e))
+    counts = uses(outputs)
     temps: dict = {}
     lines: list = []
 
