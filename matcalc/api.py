@@ -65,8 +65,11 @@ def _wrt_var(p: Parsed, wrt) -> E.Var:
     if name is None:
         raise MatcalcError(f"wrt must be a variable name, got {wrt!r}")
     v = p.variables.get(name)
-    if v is None or "dimension" in v.assume:
-        names = ", ".join(sorted(k for k, x in p.variables.items() if "dimension" not in x.assume)) or "none"
+    names = ", ".join(sorted(k for k, x in p.variables.items() if "dimension" not in x.assume)) or "none"
+    if v is not None and "dimension" in v.assume:
+        raise MatcalcError(f"cannot differentiate with respect to {name}: it is an integer exponent or a dimension "
+                           f"here, not a variable; the variables are: {names}")
+    if v is None:
         raise MatcalcError(f"the expression does not depend on {name}; its variables are: {names}")
     return v
 
@@ -97,11 +100,11 @@ def _kind(f: E.Expr, v: E.Var) -> str:
 
 def _notes(f: E.Expr, v: E.Var, kind: str) -> list:
     notes = [_independence_note(f, v)]
-    kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink})
-    if any(isinstance(n, E.Norm1) for n in E.walk(f)):
-        kinks.append("norm1")
+    kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink}
+                   | ({"norm1"} if any(isinstance(n, E.Norm1) for n in E.walk(f)) else set()))
     if kinks:
-        notes.append(f"holds almost everywhere: {', '.join(kinks)} are not differentiable at 0")
+        names = kinks[0] if len(kinks) == 1 else f"{', '.join(kinks[:-1])} and {kinks[-1]}"
+        notes.append(f"holds almost everywhere: {names} {'is' if len(kinks) == 1 else 'are'} not differentiable at 0")
     if kind == "vec-jacobian":
         notes.append("matrix-by-matrix: no matrix form exists; given as d vec(Y)/d vec(X) in Kronecker/vec form (column-major vec)")
     return notes
