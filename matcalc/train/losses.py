@@ -247,14 +247,21 @@ class Smooth:
     reports: list
     _hvp: object = None
 
-    def hvp(self, direction, direction_b, **arrays):
-        """The Hessian of the smooth objective at ``arrays`` applied to ``(direction, direction_b)``: two parts."""
+    def _hvp_fn(self):
         with _HVP_LOCK:  # derived and verified once, also when several threads (Dask blocks) ask at once
             if self._hvp is None:
                 fn = hvp(self.text, (self.wrt, "b"), shapes=self.shapes, assume=self.assume)
                 self.reports.append(fn.verify())
                 self._hvp = fn
-        return self._hvp(direction, direction_b, **arrays)
+        return self._hvp
+
+    def hvp(self, direction, direction_b, **arrays):
+        """The Hessian of the smooth objective at ``arrays`` applied to ``(direction, direction_b)``: two parts."""
+        return self._hvp_fn()(direction, direction_b, **arrays)
+
+    def hvp_at(self, **arrays):
+        """The Hessian at ``arrays`` as a function of ``(direction, direction_b)``; the curvature is computed once."""
+        return self._hvp_fn().at(**arrays)
 
 
 _SMOOTH_CACHE: dict[tuple, Smooth] = {}
