@@ -20,6 +20,8 @@ keeps the prepared state and returns the function of the directions alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import expr as E
 from .numpy import Compiled, assemble, compile_exprs, function_source
 
@@ -115,7 +117,9 @@ def compile_prepared(outputs: list, variables: list, fname: str, positional: tup
         f"    _s = {fname}_prepare({to_prep}, **dims){one}",
         f"    return {fname}_apply({', '.join(d_names)}, {', '.join(f'{n}={n}' for n in v_names)}, {s_args}, **dims)",
     ]) + "\n"
-    main = function_source(outputs, variables, fname, positional)  # its names, shapes and sizes; the wrapper is its code
+    # the wrapper takes what the caller passes: apply's arguments less the state, and every size either needs
+    main = replace(app, fname=fname, taken=[v for v in app.taken if v not in svars],
+                   free=sorted(set(prep.free) | set(app.free)))
     fn = assemble([prep, app], main, extra=wrapper)
     ns = fn.fn.__globals__
     state_names = [app.names.vars[s.name] for s in svars]
