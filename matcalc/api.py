@@ -18,6 +18,7 @@ from .errors import MatcalcError, TooLargeError
 from .rules import VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr, compile_exprs
+from .emit.prepared import compile_prepared
 from .emit.text import to_text
 from .functions import FUNCTIONS
 from .parse import Parsed, parse, parse_latex
@@ -65,10 +66,27 @@ def _wrt_var(p: Parsed, wrt) -> E.Var:
     if name is None:
         raise MatcalcError(f"wrt must be a variable name, got {wrt!r}")
     v = p.variables.get(name)
-    if v is None or "dimension" in v.assume:
-        names = ", ".join(sorted(k for k, x in p.variables.items() if "dimension" not in x.assume)) or "none"
+    names = ", ".join(sorted(k for k, x in p.variables.items() if "dimension" not in x.assume)) or "none"
+    if v is not None and "dimension" in v.assume:
+        raise MatcalcError(f"cannot differentiate with respect to {name}: it is an integer exponent or a dimension "
+                           f"here, not a variable; the variables are: {names}")
+    if v is None:
         raise MatcalcError(f"the expression does not depend on {name}; its variables are: {names}")
     return v
+
+
+def _wrt_vars(p: Parsed, wrt) -> list:
+    """The variables of ``wrt``: one name (or Var), or a list or tuple of them, each once."""
+    items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    if not items:
+        raise MatcalcError("wrt must name at least one variable")
+    vs = [_wrt_var(p, w) for w in items]
+    seen = set()
+    for v in vs:
+        if v.name in seen:
+            raise MatcalcError(f"wrt names {v.name} twice")
+        seen.add(v.name)
+    return vs
 
 
 def _kind(f: E.Expr, v: E.Var) -> str:
@@ -83,11 +101,11 @@ def _kind(f: E.Expr, v: E.Var) -> str:
 
 def _notes(f: E.Expr, v: E.Var, kind: str) -> list:
     notes = [_independence_note(f, v)]
-    kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink})
-    if any(isinstance(n, E.Norm1) for n in E.walk(f)):
-        kinks.append("norm1")
+    kinks = sorted({n.fname for n in E.walk(f) if isinstance(n, E.Apply) and FUNCTIONS[n.fname].kink}
+                   | ({"norm1"} if any(isinstance(n, E.Norm1) for n in E.walk(f)) else set()))
     if kinks:
-        notes.append(f"holds almost everywhere: {', '.join(kinks)} are not differentiable at 0")
+        names = kinks[0] if len(kinks) == 1 else f"{', '.join(kinks[:-1])} and {kinks[-1]}"
+        notes.append(f"holds almost everywhere: {names} {'is' if len(kinks) == 1 else 'are'} not differentiable at 0")
     if kind == "vec-jacobian":
         notes.append("matrix-by-matrix: no matrix form exists; given as d vec(Y)/d vec(X) in Kronecker/vec form (column-major vec)")
     return notes
@@ -400,8 +418,9 @@ def value_and_grad(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None,
     compiled into one function that computes their common subexpressions once.
 
     Call it with arrays by name: ``fn(**arrays)`` returns ``(value, gradient)`` in the inputs' array
-    library and dtype.  ``.source`` is standalone code (only NumPy needed); ``.verify()`` checks it
-    against finite differences.
+    library and dtype.  With several variables (``wrt=("W", "b")``) it returns the value and one
+    gradient per variable, in that order.  ``.source`` is standalone code (only NumPy needed);
+    ``.verify()`` checks it against finite differences.
 
     >>> import numpy as np
     >>> fn = value_and_grad("x'*A*x", wrt="x")
@@ -410,16 +429,23 @@ def value_and_grad(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None,
     (5.0, [2.0, 4.0])
     >>> fn.verify().ok
     True
+    >>> fn = value_and_grad("sum(softplus(X'*w + b))", wrt=("w", "b"), shapes={"b": "scalar"})
+    >>> value, gw, gb = fn(X=np.zeros((2, 3)), w=np.zeros(2), b=0.0)
+    >>> gw.ravel().tolist(), float(gb)                      # sigmoid(0) = 1/2 for each of 3 samples
+    ([0.0, 0.0], 1.5)
+    >>> fn.verify().wrt
+    'w, b'
     """
     from .verify import verify_value_and_grad
 
     p = parse_input(expr, shapes, assume)
-    v = _wrt_var(p, wrt)
+    vs = _wrt_vars(p, wrt)
     f = _scalar_function(p, "value_and_grad")
-    g, _ = _first_order(f, v, set(p.variables))
+    gs = [_first_order(f, v, set(p.variables))[0] for v in vs]
     variables = list(p.variables.values())
-    fn = compile_exprs([f, g], variables, fname="value_and_grad")
-    fn.checker = lambda **kw: guarded(verify_value_and_grad)(fn, f, v, variables, **kw)
+    fn = compile_exprs([f, *gs], variables, fname="value_and_grad")
+    x = vs if isinstance(wrt, (list, tuple)) else vs[0]
+    fn.checker = lambda **kw: guarded(verify_value_and_grad)(fn, f, x, variables, **kw)
     return fn
 
 
@@ -436,7 +462,12 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
 
     ``fn(direction, /, **arrays)``: the direction has the shape of ``wrt``, and so has the result
     (for a matrix X it is unvec(H vec(V)), H taken over column-major vec(X)).  It is the gradient of
-    ``<grad f(x), V>``, derived by the same rules as every other gradient.
+    ``<grad f(x), V>``, derived by the same rules as every other gradient.  With several variables
+    (``wrt=("W", "b")``) the Hessian is over all of them: ``fn(V_W, V_b, /, **arrays)`` takes one
+    direction per variable and returns one product per variable, ``H_WW V_W + H_Wb V_b`` first.
+    ``fn.at(**arrays)`` is the product at one point as a function of the directions alone: what does
+    not depend on them (the curvature of the loss at the point) is computed once, as conjugate
+    gradients need.
 
     >>> import numpy as np
     >>> fn = hvp("x'*A*x", wrt="x")
@@ -444,27 +475,45 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     [2.0, 2.0]
     >>> fn.verify().ok
     True
+    >>> hx, ha = hvp("a*x'*x", wrt=("x", "a"))(np.array([1.0, 0.0]), 0.0, x=np.array([3.0, 4.0]), a=2.0)
+    >>> hx.ravel().tolist(), float(ha)                      # H = [[2a I, 2x], [2x', 0]]
+    ([4.0, 0.0], 6.0)
+    >>> hvp("a*x'*x", wrt=("x", "a")).verify().ok
+    True
     """
     from .verify import verify_hvp
 
     p = parse_input(expr, shapes, assume)
-    v = _wrt_var(p, wrt)
+    vs = _wrt_vars(p, wrt)
     f = _scalar_function(p, "hvp")
     taken = set(p.variables)
     # as for the Hessian: every entry of wrt independent (a symmetric X is perturbed off the symmetric
     # matrices too); what holds at the point simplifies the result only
-    f_free, free, restore = _independent(f, v)
-    g, _ = _raw_first_order(f_free, free, taken)
-    V = E.var(_fresh("direction", taken), v.rows, v.cols)
-    inner = E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V))
-    try:
-        hv, _ = _raw_first_order(inner, free, taken | {V.name})
-        hv = restore(hv)
-    except VariableAbsentError:  # f is linear in wrt
-        hv = E.zeros(v.shape)
+    f_free, frees, restores = f, [], []
+    for v in vs:
+        f_free, free, restore = _independent(f_free, v)
+        frees.append(free)
+        restores.append(restore)
+    gs = [_raw_first_order(f_free, free, taken)[0] for free in frees]
+    several = isinstance(wrt, (list, tuple))
+    Vs = []
+    for v in vs:
+        Vs.append(E.var(_fresh(f"direction_{v.name}" if several else "direction", taken), v.rows, v.cols))
+        taken = taken | {Vs[-1].name}
+    inner = E.add(*[E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V)) for g, V, v in zip(gs, Vs, vs)])
+    hvs = []
+    for v, free in zip(vs, frees):
+        try:
+            hv, _ = _raw_first_order(inner, free, taken)
+            for restore in restores:
+                hv = restore(hv)
+        except VariableAbsentError:  # the gradient is constant in this variable
+            hv = E.zeros(v.shape)
+        hvs.append(hv)
     variables = list(p.variables.values())
-    fn = compile_exprs([hv], variables, fname="hvp", positional=(V,))
+    fn = compile_prepared(hvs, variables, "hvp", tuple(Vs))
     # the check draws points that satisfy the assumptions and perturbs wrt in every direction, so it
-    # differences the gradient with every entry independent (g)
-    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, v, variables, **kw)
+    # differences the gradients with every entry independent (gs)
+    x, g = (vs, gs) if several else (vs[0], gs[0])
+    fn.checker = lambda **kw: guarded(verify_hvp)(fn, f, g, x, variables, **kw)
     return fn

@@ -420,7 +420,8 @@ def cmd_serve(args) -> int:
     """Serve the web page and JSON API on a local address (needs: pip install "matcalc[web]")."""
     from .web import serve
 
-    serve(host=args.host, port=args.port, workers=args.workers, timeout=args.timeout)
+    serve(host=args.host, port=args.port, workers=args.workers, timeout=args.timeout,
+          allow_hosts=args.allow_host, memory_mb=args.memory)
     return 0
 
 
@@ -430,6 +431,12 @@ def _add_serve_command(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core, at most 4)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds a request may run before it is stopped (default 10)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a name the Host header may give besides localhost, 127.0.0.1 and [::1] (repeatable); "
+                        "without it a server bound to a non-loopback address answers any Host")
+    p.add_argument("--memory", type=int, default=2048, metavar="MB",
+                   help="megabytes of memory each worker may use; a request needing more gets a 400 (default 2048; "
+                        "0: no limit)")
     p.set_defaults(func=cmd_serve)
 
 

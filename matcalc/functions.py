@@ -107,7 +107,7 @@ FUNCTIONS: dict[str, Function] = {
             "_sigmoid({0})",
             _sigmoid_sympy,
         ),
-        Function("softplus", _f("sigmoid"), r"\operatorname{{softplus}}\left({0}\right)", "np.logaddexp(0, {0})",
+        Function("softplus", _f("sigmoid"), r"\operatorname{{softplus}}\left({0}\right)", "_softplus({0})",
                  lambda x: sympy.log(1 + sympy.exp(x))),
         Function("relu", _f("step"), r"\operatorname{{relu}}\left({0}\right)", "np.maximum({0}, 0)",
                  lambda x: sympy.Max(0, x), kink=True, note="d relu(x)/dx = step(x), away from 0"),

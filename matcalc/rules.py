@@ -193,10 +193,11 @@ def _symbolic_matpow(node: E.MatPow, G: E.Expr) -> E.Expr:
     X, k = node.args
     scal = list(G.args) if isinstance(G, E.MatMul) else [G]
     if not isinstance(scal[-1], E.Identity) or not all(f.is_scalar for f in scal[:-1]):
+        what = str(node) if len(str(node)) <= 60 else str(node)[:57] + "..."
         raise UnsupportedError(
-            f"{node}: a matrix power with a symbolic exponent has a matrix-form derivative only directly under a "
-            f"trace (d tr(X^k) = k tr(X^(k-1) dX), Cookbook 91); elsewhere d X^k is a sum of {E.fmt_dim(k)} terms "
-            f"X^r dX X^(k-1-r) with no closed matrix form"
+            f"{what}: a matrix power with a symbolic exponent has a matrix-form derivative only directly under a "
+            "trace (d tr(X^k) = k tr(X^(k-1) dX), Cookbook 91); elsewhere d X^k is a sum of k terms "
+            "X^r dX X^(k-1-r) with no closed matrix form"
         )
     return E.matmul(*scal[:-1], E.dim_scalar(k), E.transpose(E.matpow(X, k - 1)))
 

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from . import expr as E
+from .check.claims import counterexample_one_based
 from .emit.latex import to_latex
 from .emit.text import to_text
 
@@ -76,18 +77,12 @@ def variables_to_dict(variables: dict) -> dict:
 
 
 def counterexample_to_dict(ce: dict | None) -> dict | None:
-    """A counterexample with its entry index 1-based and its shapes as lists.
+    """A counterexample with its entry index 1-based (as ``Verdict.to_dict()`` gives it).
 
         >>> counterexample_to_dict({"dims": {"n": 3}, "entry": [0, 2], "expected": 1.0, "claimed": 2.0})
         {'dims': {'n': 3}, 'entry': [1, 3], 'expected': 1.0, 'claimed': 2.0}
     """
-    if ce is None:
-        return None
-    out = dict(ce)
-    if "entry" in out:
-        e = out["entry"]
-        out["entry"] = [int(i) + 1 for i in e] if isinstance(e, (list, tuple)) else int(e) + 1
-    return out
+    return counterexample_one_based(ce)
 
 
 def report_to_dict(report) -> dict:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc import cli
+from matcalc import cli, serialize
 from matcalc.check import TAGS, Verdict
 from matcalc.emit.text import to_text
 from matcalc.evaluate import MIN_TRIALS, TOLERANCE, compare
@@ -376,3 +376,28 @@ def test_cli_steps_and_explain(tmp_path, capsys):
     assert evaluates_like(out.rstrip().splitlines()[-1].split("=")[-1], lambda W, **_: 2 * W)
     assert cli.main(["explain", "normF(W)^2", "--wrt", "W", "--format", "latex"]) == 0
     assert r"\begin{aligned}" in capsys.readouterr().out
+
+
+# -- to_dict() counts entries from 1, as serialize (the CLI and the web page) and the text do ---
+
+ONE_BASED = [
+    ("check", lambda: matcalc.check(QF, wrt="x", claimed="2*A*x"),
+     lambda v: v.counterexample, lambda v: v.to_dict()["counterexample"],
+     lambda v: serialize.verdict_to_dict(v)["counterexample"], lambda v: v.explain()),
+    ("check, a Hessian", lambda: matcalc.check(QF, wrt="x", claimed="2*A", order=2),
+     lambda v: v.counterexample, lambda v: v.to_dict()["counterexample"],
+     lambda v: serialize.verdict_to_dict(v)["counterexample"], lambda v: v.explain()),
+    ("check_steps", lambda: matcalc.check_steps("f = x'*A*x\nd/dx f = (A + A')*x\n= -(A + A')*x"),
+     lambda r: r.first_wrong.counterexample, lambda r: r.to_dict()["steps"][-1]["counterexample"],
+     lambda r: serialize.steps_to_dict(r)["steps"][-1]["counterexample"], lambda r: r.explain()),
+]
+
+
+@pytest.mark.parametrize("make, internal, own, printed, text", [r[1:] for r in ONE_BASED],
+                         ids=[r[0] for r in ONE_BASED])
+def test_to_dict_entry_is_one_based_like_the_printed_json(make, internal, own, printed, text):
+    obj = make()
+    i, j = internal(obj)["entry"]
+    assert own(obj)["entry"] == printed(obj)["entry"] == [i + 1, j + 1]
+    assert f"entry ({i + 1},{j + 1})" in text(obj)
+    assert internal(obj)["entry"] == [i, j]  # to_dict leaves the object's own (0-based, NumPy) index alone

@@ -7,6 +7,7 @@ emitter (np.kron, np.diagflat, an explicit commutation matrix).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -303,3 +304,151 @@ def test_source_carries_only_the_helpers_it_uses():
     assert "def _sigmoid" in src
     for unused in ("_softmax", "_logsumexp", "_commutation", "_kron", "_xdxt"):
         assert f"def {unused}" not in src
+
+
+# -- the stable sigmoid family: accurate to a few ulps over all of float64, no overflow ------------
+
+def _mp_reference(name: str, z: float) -> float:
+    import mpmath
+
+    with mpmath.workdps(60):
+        z = mpmath.mpf(z)
+        value = {"sigmoid(z)": lambda: 1 / (1 + mpmath.exp(-z)),
+                 "softplus(z)": lambda: mpmath.log1p(mpmath.exp(z)),
+                 "log(sigmoid(z))": lambda: -mpmath.log1p(mpmath.exp(-z))}[name]()
+        return float(value)
+
+
+STABLE_POINTS = [-1000.0, -745.0, -700.0, -40.0, -36.5, -20.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 20.0, 36.5, 40.0,
+                 700.0, 710.0, 1000.0]
+
+
+@pytest.mark.parametrize("text", ["sigmoid(z)", "softplus(z)", "log(sigmoid(z))"])
+@pytest.mark.parametrize("as_array", [True, False])
+def test_sigmoid_family_is_accurate_and_never_overflows(text, as_array):
+    from matcalc.parse import parse
+    from matcalc.emit.numpy import compile_expr
+
+    shapes = {"z": ("n", 1)} if as_array else {"z": "scalar"}
+    p = parse(text, shapes=shapes)
+    fn = compile_expr(p.expr, list(p.variables.values()))
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        if as_array:
+            got = np.ravel(fn(z=np.array(STABLE_POINTS).reshape(-1, 1)))
+        else:
+            got = np.array([float(fn(z=z)) for z in STABLE_POINTS])
+    for z, g in zip(STABLE_POINTS, got):
+        ref = _mp_reference(text, z)
+        if abs(ref) < 1e-300:  # underflows to 0 (or a subnormal) in float64
+            assert abs(g) < 1e-300, (z, g, ref)
+        else:
+            assert abs(g - ref) <= 4e-16 * abs(ref), (z, g, ref)
+
+
+# -- several variables at once: the bias apart from the weights, as a trainer needs ------------------
+
+SPLIT_SHAPES = {"W": ("k", "p"), "X": ("p", "n"), "Y": ("k", "n"), "b": ("k", 1)}
+# (expression, wrt, shapes, assume)
+SEVERAL = [
+    ("-(1/n)*sum(Y.*log(softmax(W*X + b*vector(1)')))", ("W", "b"), SPLIT_SHAPES, {"Y": "onehot"}),
+    ("(1/n)*sum(softplus(X'*w + c) - y.*(X'*w + c))", ("w", "c"), {"X": ("p", "n"), "c": "scalar"}, None),
+    ("x'*A*x + a*sum(x)", ("x", "a"), {"a": "scalar"}, None),
+    ("tr(A*X*B*X') + u'*X*v", ("X", "u"), None, None),
+    ("a*x'*x", ("a", "x"), {"a": "scalar"}, None),
+    ("sum(relu(W*X + b*vector(1)'))", ("b", "W"), {"b": ("k", 1), "X": ("p", "n")}, None),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", SEVERAL)
+def test_value_and_grad_of_several_variables(expr, wrt, shapes, assume):
+    fn = matcalc.value_and_grad(expr, wrt, shapes=shapes, assume=assume)
+    report = fn.verify()
+    assert report.ok and report.wrt == ", ".join(wrt)
+    # each gradient is the one derive gives for its variable alone, at the point the check drew
+    point = report.trials[0].point
+    value, *grads = fn(**point)
+    for name, g in zip(wrt, grads):
+        alone = matcalc.derive(expr, wrt=name, shapes=shapes, assume=assume).to_numpy()(**point)
+        assert np.allclose(g, alone, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", SEVERAL)
+def test_hvp_of_several_variables(expr, wrt, shapes, assume):
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    report = fn.verify()
+    assert report.ok and report.wrt == ", ".join(wrt)
+
+
+def test_hvp_cross_terms_worked_by_hand():
+    """f = a x'x: H = [[2a I, 2x], [2x', 0]] over (x, a); both blocks of the product are checked."""
+    fn = matcalc.hvp("a*x'*x", wrt=("x", "a"), shapes={"a": "scalar"})
+    x = np.array([[1.0], [-2.0], [0.5]])
+    Vx = np.array([[0.3], [1.0], [-1.0]])
+    hx, ha = fn(Vx, 2.0, x=x, a=1.5)
+    assert np.allclose(hx, 2 * 1.5 * Vx + 2 * x * 2.0)
+    assert np.isclose(float(ha), 2 * float((x.T @ Vx)[0, 0]))
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_verify_catches_one_wrong_gradient_among_several(which):
+    expr, wrt, shapes, assume = SEVERAL[0]
+    p = matcalc.parse(expr, shapes=shapes, assume=assume)
+    variables = list(p.variables.values())
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes, assume=assume).result for w in wrt]
+    grads[which] = E.matmul(E.const(2), grads[which])
+    fn = compile_exprs([p.expr, *grads], variables)
+    with pytest.raises(VerificationError):
+        verify_value_and_grad(fn, p.expr, [p.variables[w] for w in wrt], variables)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_verify_catches_one_wrong_hvp_block(which):
+    expr, wrt, shapes, assume = SEVERAL[0]
+    p = matcalc.parse(expr, shapes=shapes, assume=assume)
+    variables = list(p.variables.values())
+    right = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes, assume=assume).result for w in wrt]
+
+    def wrong(*directions, **arrays):
+        out = list(right(*directions, **arrays))
+        out[which] = 1.5 * out[which]
+        return tuple(out)
+
+    with pytest.raises(VerificationError):
+        verify_hvp(wrong, p.expr, grads, [p.variables[w] for w in wrt], variables)
+
+
+@pytest.mark.parametrize("wrt,message", [((), "at least one variable"), (("x", "x"), "names x twice"),
+                                         (("x", "q"), "does not depend on q")])
+def test_bad_wrt_lists(wrt, message):
+    with pytest.raises(matcalc.MatcalcError, match=message):
+        matcalc.value_and_grad("x'*x", wrt)
+
+
+# -- a Hessian-vector product prepared at one point: the direction-free work done once ---------------
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES + SEVERAL)
+def test_hvp_at_a_point_is_the_same_product(expr, wrt, shapes, assume):
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    point = fn.verify(shapes=1, directions=1).trials[0].point
+    names = wrt if isinstance(wrt, tuple) else (wrt,)
+    rng = np.random.default_rng(3)
+    directions = [[rng.normal(size=np.shape(point[n])) if np.ndim(point[n]) else float(rng.normal()) for n in names]
+                  for _ in range(3)]
+    at = fn.at(**point)
+    for _ in range(2):  # calling it again, after other directions, gives the same: the kept state is never overwritten
+        for ds in directions:
+            got, want = at(*ds), fn(*ds, **point)
+            for g, w in zip(got if isinstance(wrt, tuple) else [got], want if isinstance(wrt, tuple) else [want]):
+                assert np.allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", [CASES[0], CASES[1], SEVERAL[0], SEVERAL[1]])
+def test_the_curvature_of_a_loss_is_prepared_once(expr, wrt, shapes, assume):
+    """For the losses the trainer's Newton-CG uses, the products with the data that do not involve the
+    direction (the scores, their softmax or sigmoid) sit in the prepare function, not in apply."""
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    assert fn.prepared is not None
+    apply_src = fn.source[fn.source.index("def hvp_apply"):fn.source.index("\ndef hvp(")]
+    assert "_sigmoid" not in apply_src and "_softmax" not in apply_src and "_log_softmax" not in apply_src
+    assert not re.search(r"@ w\b|\bW @", apply_src)

@@ -260,6 +260,10 @@ BAD = [
     ("division by a matrix", lambda: matcalc.derive("x/A", wrt="x", shapes={"A": "n,n"}), matcalc.ShapeMismatchError,
      "division by a non-scalar"),
     ("absent variable", lambda: matcalc.derive("x'*A*x", wrt="y"), matcalc.MatcalcError, "does not depend on y"),
+    ("wrt an integer exponent", lambda: matcalc.derive("tr(X^k)", wrt="k"), matcalc.MatcalcError,
+     "cannot differentiate with respect to k: it is an integer exponent or a dimension"),
+    ("wrt a dimension", lambda: matcalc.derive("sum(ones(m, n))", wrt="m"), matcalc.MatcalcError,
+     "cannot differentiate with respect to m: it is an integer exponent or a dimension"),
     ("bad layout", lambda: matcalc.derive("x'*x", wrt="x", layout="row"), matcalc.MatcalcError, "layout must be"),
     ("bad assumption", lambda: matcalc.derive("x'*A*x", wrt="x", assume={"A": "hermitian"}), ValueError, "unknown assumption 'hermitian'"),
     ("symmetric non-square", lambda: matcalc.derive("x'*A*y", wrt="x", shapes={"A": "n,m"}, assume={"A": "symmetric"}),
@@ -425,3 +429,16 @@ def test_integer_inputs_take_the_float_dtype_of_the_others():
     Y = np.eye(3, dtype=np.int8)[:, [0, 1, 2, 0, 1]]
     assert g(W=W, X=X, Y=Y).dtype == np.float32
     assert g(W=W.astype(np.float64), X=X, Y=Y).dtype == np.float64
+
+
+KINK_NOTES = [
+    ("sum(relu(x))", "relu is not differentiable at 0"),
+    ("norm1(x)", "norm1 is not differentiable at 0"),
+    ("sum(relu(x)) + sum(abs(x))", "abs and relu are not differentiable at 0"),
+    ("norm1(x) + sum(relu(x)) + sum(abs(x))", "abs, norm1 and relu are not differentiable at 0"),
+]
+
+
+@pytest.mark.parametrize("text,note", KINK_NOTES)
+def test_kink_notes_read_naturally(text, note):
+    assert f"holds almost everywhere: {note}" in matcalc.derive(text, wrt="x").notes

@@ -88,6 +88,33 @@ def test_issue_7_failures_are_one_line_errors(call, error, fragment):
     assert seconds < 10, f"took {seconds:.1f} s"
 
 
+LONG_A, LONG_B = "a" * 100, "B" * 100  # 100-character names: a message shows each clipped to 30 and "..."
+LONG_NAMES = [
+    ("sum of a matrix and a vector", lambda: matcalc.derive(f"{LONG_B}*{LONG_B}' + {LONG_A}", LONG_A)),
+    ("matrix product of two vectors", lambda: matcalc.derive(f"{LONG_A}*{LONG_A}", LONG_A)),
+    ("a long operand", lambda: matcalc.derive(f"{LONG_B} + {LONG_B}'*{LONG_B}*{LONG_A}", LONG_A)),
+    ("inv of a vector", lambda: matcalc.derive(f"inv({LONG_A})*{LONG_B}", LONG_A)),
+    ("kron in a sum", lambda: matcalc.derive(f"kron({LONG_B},{LONG_A}) + {LONG_B}", LONG_A)),
+    ("declared shapes conflict", lambda: matcalc.derive(f"{LONG_A}'*{LONG_B}*{LONG_A}", LONG_A,
+                                                        shapes={LONG_A: "3", LONG_B: "4 x 4"})),
+    ("symbolic matrix power", lambda: matcalc.derive(f"sum({LONG_B}^{LONG_A})", LONG_B)),
+    ("unknown name in a claim", lambda: matcalc.check(f"{LONG_A}'*{LONG_A}", LONG_A, claimed=f"{LONG_B}*{LONG_A}")),
+    ("wrt absent", lambda: matcalc.derive(f"{LONG_A}'*{LONG_A}", LONG_B)),
+    ("explain", lambda: matcalc.explain(f"{LONG_B}*{LONG_A} + {LONG_A}'", LONG_A)),
+]
+
+
+@pytest.mark.parametrize("call", [r[1] for r in LONG_NAMES], ids=[r[0] for r in LONG_NAMES])
+def test_long_names_are_clipped_in_one_short_line(call):
+    out, _ = _timed(call)
+    assert isinstance(out, MatcalcError), f"{type(out).__name__}: {out}"
+    msg = str(out)
+    assert "\n" not in msg and len(msg) < 300, f"{len(msg)} characters: {msg}"
+    assert " ... " not in msg  # short because names are clipped, not because the middle was cut
+    assert ("a" * 30 + "...") in msg or ("B" * 30 + "...") in msg
+    assert "a" * 31 not in msg and "B" * 31 not in msg
+
+
 def test_unknown_name_has_a_caret():
     with pytest.raises(UnknownNameError) as info:
         matcalc.check("x'*x", "x", claimed="-2*x + q")

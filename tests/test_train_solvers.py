@@ -97,30 +97,65 @@ HVP_CASES = [("softmax", False, True), ("softmax", True, False), ("logistic", Fa
              ("squared_hinge", False, True)]
 
 
+def _problem(loss, weighted, l2, rng, k=3, p=5, n=11):
+    """A Problem on random non-square data, its weight in the bias trick's layout, a direction and the packed
+    arrays of the documented formula (X with a last row of ones, the bias mask M)."""
+    from matcalc.train.losses import Objective
+
+    X = rng.normal(size=(n, p))
+    if loss == "logistic":
+        W, V, T = rng.normal(size=(p + 1, 1)), rng.normal(size=(p + 1, 1)), rng.integers(0, 2, (n, 1)) * 1.0
+        packed = {"y": T}
+    else:
+        W, V = rng.normal(size=(k, p + 1)), rng.normal(size=(k, p + 1))
+        T = np.eye(k)[rng.integers(0, k, n)]
+        packed = {"Y": T.T}
+    s = rng.uniform(0.5, 2, size=n) if weighted else None
+    obj = Objective(loss, "l2" if l2 else "none", lam=0.3)
+    prob = Problem(obj, source(X), T, weights=s, mean=np.zeros(p), scale=np.ones(p))
+    packed.update(X=np.vstack([X.T, np.ones((1, n))]), **{obj.wrt: W})
+    if weighted:
+        packed["s"] = (s * (n / s.sum())).reshape(-1, 1)
+    return prob, obj, W, V, packed
+
+
 @pytest.mark.parametrize("loss,weighted,l2", HVP_CASES)
 def test_hessian_vector_products_are_derived_and_match_differences_of_the_gradient(loss, weighted, l2):
     """H v by matcalc against (g(W + h v) - g(W - h v)) / 2h of the compiled gradient, at a random non-square shape."""
     rng = np.random.default_rng(len(loss) + weighted)
-    k, p, n = 3, 5, 11
-    X = np.vstack([rng.normal(size=(p, n)), np.ones((1, n))])
-    f = smooth(loss, weighted, l2)
-    if loss == "logistic":
-        W, V, T = rng.normal(size=(p + 1, 1)), rng.normal(size=(p + 1, 1)), {"y": rng.integers(0, 2, (n, 1)) * 1.0}
-    else:
-        W, V = rng.normal(size=(k, p + 1)), rng.normal(size=(k, p + 1))
-        T = {"Y": np.eye(k)[rng.integers(0, k, n)].T}
-    arrays = dict(X=X, **T, **{f.wrt: W})
-    if weighted:
-        arrays["s"] = rng.uniform(0.5, 2, size=(n, 1))
-    if l2:
-        arrays.update(M=np.ones_like(W), lam=0.3)
-    hv = f.hvp(V, **arrays)
+    prob, _, W, V, _ = _problem(loss, weighted, l2, rng)
+    hv = prob.hvp(W, V)
     h = 1e-6
-    grad = lambda A: f.value_and_grad(**{**arrays, f.wrt: A})[1]  # noqa: E731
-    numeric = (grad(W + h * V) - grad(W - h * V)) / (2 * h)
+    numeric = (prob.value_and_grad(W + h * V)[1] - prob.value_and_grad(W - h * V)[1]) / (2 * h)
     assert hv.shape == W.shape
     assert np.linalg.norm(hv - numeric) <= 1e-6 * max(1.0, np.linalg.norm(numeric))
+    at = prob.hvp_at(W)  # the curvature at W kept for conjugate gradients: the same products
+    assert np.allclose(at(V), hv, rtol=1e-12, atol=1e-14) and np.allclose(at(2 * V), 2 * hv, rtol=1e-12, atol=1e-14)
+    f = smooth(loss, weighted, l2)
     assert all(r.ok for r in f.reports) and len(f.reports) == 2  # the gradient and the HVP were both verified
+
+
+SPLIT_CASES = [(loss, weighted, l2) for loss in ("softmax", "hinge", "squared_hinge", "perceptron", "logistic")
+               for weighted, l2 in ((False, False), (True, True))]
+
+
+@pytest.mark.parametrize("loss,weighted,l2", SPLIT_CASES)
+def test_the_bias_apart_is_the_documented_objective(loss, weighted, l2):
+    """The trainer evaluates the formulas with the bias apart (no row of ones); they are the documented ones
+    (X = [X; 1'], M the bias mask): same value, same derived gradient, at random non-square shapes."""
+    from matcalc.train.losses import LOSSES, WEIGHTED, compiled, regularizer
+
+    rng = np.random.default_rng(7 * len(loss) + weighted)
+    prob, obj, W, _, packed = _problem(loss, weighted, l2, rng, k=4, p=3, n=9)
+    f = compiled((WEIGHTED if weighted else LOSSES)[loss])
+    value, grad = float(f.value(**packed)), f.gradient(**packed)
+    if l2:
+        r = compiled(regularizer("l2", obj.wrt, f.formula.shapes[obj.wrt]))
+        reg = {obj.wrt: W, "M": obj.mask(W), "lam": 0.3}
+        value, grad = value + float(r.value(**reg)), grad + r.gradient(**reg)
+    v, g = prob.value_and_grad(W)
+    assert abs(v - value) <= 1e-12 * max(1.0, abs(value))
+    assert g.shape == W.shape and np.allclose(g, grad, rtol=1e-12, atol=1e-13)
 
 
 def test_newton_cg_refuses_what_has_no_hessian():

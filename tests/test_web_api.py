@@ -13,12 +13,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from matcalc import cli
-from matcalc.web.app import create_app
+from matcalc.web import allowed_hosts
+from matcalc.web.app import LOCAL_HOSTS, create_app
+
+TEST_HOSTS = LOCAL_HOSTS + ("testserver",)  # the Host that Starlette's TestClient sends, allowed explicitly
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(workers=2, timeout=60)) as c:
+    with TestClient(create_app(workers=2, timeout=60, allowed_hosts=TEST_HOSTS)) as c:
         yield c
 
 
@@ -195,7 +198,7 @@ def test_body_limit(limit, size, chunked, status):
     body = json.dumps({"expr": "sum(W)", "wrt": "W", "verify": False})
     body = (body[:-1] + " " * (size - len(body)) + "}").encode()
     content = (body[i:i + 256] for i in range(0, len(body), 256)) if chunked else body
-    with TestClient(create_app(workers=1, timeout=30, max_body=limit)) as c:
+    with TestClient(create_app(workers=1, timeout=30, max_body=limit, allowed_hosts=TEST_HOSTS)) as c:
         r = c.post("/api/derive", content=content, headers={"content-type": "application/json"})
     assert r.status_code == status
     assert ("error" in r.json()) == (status != 200)
@@ -233,10 +236,91 @@ def test_a_cancelled_request_never_answers_the_next_one():
     assert status == 200 and payload["function"] == "sum(W)"
 
 
+def test_a_request_that_needs_too_much_memory_gets_400_and_a_fresh_worker():
+    from matcalc.web.pool import MIN_WORKER_MEMORY, WorkerPool
+
+    async def scenario():
+        async with WorkerPool(workers=1, timeout=60, memory=MIN_WORKER_MEMORY, tasks="web_slow_tasks") as pool:
+            first = next(iter(pool._all)).process.pid
+            hog = await pool.submit("hog", {})  # allocates 2 GiB under a 512 MiB limit
+            again = await pool.submit("hog", {})  # never cached: it runs, and fails, again
+            after = await pool.submit("derive", {"expr": "sum(W)", "wrt": "W"})
+            return hog, again, after, pool.out_of_memory, first, {w.process.pid for w in pool._all}
+
+    hog, again, after, replaced, first, now = asyncio.run(scenario())
+    assert hog[0] == 400 and "needs more memory than the server allows each request (512 MiB)" in hog[1]["error"]
+    assert hog[1]["column"] is None and again == hog
+    assert replaced == 2 and first not in now
+    assert after[0] == 200 and after[1]["result"] == "ones(n, m)" and after[1]["verification"]["ok"]
+
+
+# the Host header a request sends; the status under the default hosts (a server bound to a loopback address)
+HOSTS = [
+    ("localhost:8000", 200),
+    ("127.0.0.1:8000", 200),
+    ("127.0.0.1", 200),
+    ("[::1]:8000", 200),
+    ("LOCALHOST", 200),
+    ("evil.example", 400),
+    ("evil.example:8000", 400),
+    ("localhost.evil.example", 400),
+    ("127.0.0.1.nip.io", 400),
+    ("testserver", 400),
+    ("", 400),
+]
+
+
+@pytest.fixture(scope="module")
+def loopback_client():
+    with TestClient(create_app(workers=1, timeout=60)) as c:  # the default: only the loopback names
+        yield c
+
+
+@pytest.mark.parametrize("host, status", HOSTS)
+def test_host_header_is_checked_against_dns_rebinding(loopback_client, host, status):
+    for r in (loopback_client.get("/", headers={"host": host}),
+              loopback_client.post("/api/variables", json={"expr": "x'*A*x"}, headers={"host": host})):
+        assert r.status_code == status
+        assert r.headers["x-content-type-options"] == "nosniff"
+        if status == 400:
+            body = r.json()
+            assert body["column"] is None and "Host header" in body["error"] and "--allow-host" in body["error"]
+            assert "\n" not in body["error"]
+
+
+# the address bound, the --allow-host names, the Host names accepted (None: any)
+ALLOWED = [
+    ("127.0.0.1", [], LOCAL_HOSTS),
+    ("localhost", [], LOCAL_HOSTS),
+    ("::1", [], LOCAL_HOSTS),
+    ("0.0.0.0", [], None),
+    ("192.168.1.5", [], None),
+    ("0.0.0.0", ["calc.example.org", "192.168.1.5"], LOCAL_HOSTS + ("calc.example.org", "192.168.1.5")),
+    ("127.0.0.1", ["Calc.Example.org:8000"], LOCAL_HOSTS + ("calc.example.org",)),
+]
+
+
+@pytest.mark.parametrize("bind, allow, hosts", ALLOWED)
+def test_allowed_hosts_follow_the_bound_address(bind, allow, hosts):
+    assert allowed_hosts(bind, allow) == hosts
+
+
+def test_allow_host_is_repeatable_and_lets_that_name_in():
+    args = cli.build_parser().parse_args(["serve", "--allow-host", "calc.example.org", "--allow-host", "10.0.0.2"])
+    assert args.allow_host == ["calc.example.org", "10.0.0.2"] and args.memory == 2048
+    with TestClient(create_app(workers=1, timeout=60, allowed_hosts=allowed_hosts("0.0.0.0", args.allow_host))) as c:
+        assert c.get("/", headers={"host": "calc.example.org:8000"}).status_code == 200
+        assert c.get("/", headers={"host": "10.0.0.2"}).status_code == 200
+        assert c.get("/", headers={"host": "10.0.0.3"}).status_code == 400
+
+
 # argv, the exit status, a phrase of the one line on stderr
 SERVE_ERRORS = [
     (["serve", "--workers", "0"], 2, "--workers must be at least 1"),
     (["serve", "--timeout", "0"], 2, "--timeout must be positive"),
+    (["serve", "--memory", "100"], 2, "--memory must be at least 512"),
+    (["serve", "--memory", "-1"], 2, "--memory must be at least 512"),
+    (["serve", "--allow-host", ""], 2, "--allow-host needs a name"),
 ]
 
 

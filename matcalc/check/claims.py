@@ -256,6 +256,24 @@ def counterexample(points: Points, k: int, claim_vals: list, expected_vals: list
     return out
 
 
+def counterexample_one_based(ce: dict | None) -> dict | None:
+    """A copy of a counterexample with its entry index counted from 1, as users read it.
+
+    The counterexample a check keeps is NumPy's (0-based); every dict a user sees
+    (``to_dict()``, the command line's and the web page's JSON) counts from 1.
+
+    >>> counterexample_one_based({"dims": {"n": 3}, "entry": [0, 2], "expected": 1.0, "claimed": 2.0})
+    {'dims': {'n': 3}, 'entry': [1, 3], 'expected': 1.0, 'claimed': 2.0}
+    """
+    if ce is None:
+        return None
+    out = dict(ce)
+    if "entry" in out:
+        e = out["entry"]
+        out["entry"] = [int(i) + 1 for i in e] if isinstance(e, (list, tuple)) else int(e) + 1
+    return out
+
+
 def format_counterexample(ce: dict) -> str:
     if not ce:
         return ""

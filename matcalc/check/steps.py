@@ -19,7 +19,8 @@ from ..parse.derivation import match_head, split_rows, split_top, var_name
 from ..parse.index import IndexExpr, looks_indexed, parse_index
 from ..parse.latex import GREEK
 from ..parse.text import normalize_assume
-from .claims import aliases, counterexample, declared_shapes, dim_spec, dims_of, format_counterexample, sized
+from .claims import (aliases, counterexample, counterexample_one_based, declared_shapes, dim_spec, dims_of,
+                     format_counterexample, sized)
 from .diagnose import Diagnoser, Finding, prove_equal
 from .entries import Component, entry_numbers, entry_points, index_clash, index_of
 from .verdict import undefined_message
@@ -123,7 +124,7 @@ class StepsReport:
             "steps": [{"line": s.line, "text": s.text.strip(), "kind": s.kind, "status": s.status,
                        "method": s.method, "message": s.message, "mistake": s.mistake, "why": s.why,
                        "value": _value_text(s.value),
-                       "counterexample": s.counterexample} for s in self.steps],
+                       "counterexample": counterexample_one_based(s.counterexample)} for s in self.steps],
         }
 
 

@@ -14,7 +14,7 @@ from ..emit.text import to_text
 from ..evaluate import MIN_TRIALS, TOLERANCE, TRIALS, Points, compare, parse_function
 from ..explain import explain
 from ..parse import ShapeMismatchError
-from .claims import counterexample, format_counterexample, read_claims
+from .claims import counterexample, counterexample_one_based, format_counterexample, read_claims
 from .diagnose import Diagnoser, prove_equal
 
 # ---------------------------------------------------------------------------------
@@ -57,8 +57,9 @@ class Verdict:
     (all confirmed tags); ``layout`` (the layout the answer is in: 'denominator',
     'numerator', or 'either' when the two coincide); ``method`` ('proved' or
     'numerically checked at N shapes'); ``counterexample`` (dims, point, the
-    entry, expected vs claimed) for a wrong answer; ``expected`` (the engine's
-    :class:`~matcalc.api.Derivative`).
+    entry, expected vs claimed) for a wrong answer, its entry a NumPy (0-based)
+    index; ``to_dict()`` counts it from 1, as the text and the JSON output do;
+    ``expected`` (the engine's :class:`~matcalc.api.Derivative`).
     """
 
     correct: bool
@@ -194,7 +195,7 @@ class Verdict:
             "expected": self.expected.text(),
             "expected_layout": self.expected.layout,
             "factor": None if self.factor is None else str(self.factor),
-            "counterexample": self.counterexample,
+            "counterexample": counterexample_one_based(self.counterexample),
             "shapes_checked": self.shapes_checked,
             "tolerance": self.tolerance,
             "max_error": self.max_error,

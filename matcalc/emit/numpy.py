@@ -10,7 +10,7 @@ One emitter per node type; an unknown node raises.  The generated code
 * applies structure instead of building it (``chains.py``: diag as a broadcast, kron as
   reshape-and-multiply, the commutation matrix as a transpose, ``X diag(v) X'`` once and symmetric)
   and multiplies chains in the cheapest order;
-* uses stable forms: a shifted log-sum-exp and softmax, log-sigmoid and softplus through logaddexp;
+* uses stable forms: a shifted log-sum-exp and softmax, sigmoid, log-sigmoid and softplus through exp(-|z|);
 * is standalone: ``.source`` holds exactly the helpers it calls and needs only NumPy.
 
 >>> from matcalc import expr as E
@@ -114,12 +114,24 @@ def fresh(node: E.Expr, c: Callable) -> bool:
     return False
 
 
+def _scaled_ones(t: E.Expr):
+    """The scalar ``s`` of a term ``s*ones(m, n)`` (``None`` for any other term): beside a full-size term
+    it broadcasts as the number ``s``."""
+    if isinstance(t, E.MatMul):
+        rest = [f for f in t.args if not f.is_scalar]
+        if len(rest) == 1 and isinstance(rest[0], E.Ones):
+            return E.matmul(*[f for f in t.args if f.is_scalar])
+    return None
+
+
 def _add(e: E.Add, c: Callable) -> str:
     """a - b rather than a + (-1.0 * b); a long sum as one call, which Python compiles without deep recursion;
     a fresh full-size first term of two takes the other in place (one array less, as by hand)."""
     if len(e.args) > 32:
         return "_sum_terms(" + ", ".join(c(t) for t in e.args) + ")"
     a, b = e.args[0], e.args[-1]
+    if len(e.args) == 2 and a.shape == e.shape and _scaled_ones(b) is not None and fresh(a, c):
+        return f"_iadd(xp, {c(a)}, {c(_scaled_ones(b))})"  # b*ones(n, 1) beside a full term is the number b
     if len(e.args) == 2 and a.shape == e.shape and not isinstance(b, E.Ones) and fresh(a, c):
         neg = isinstance(b, E.MatMul) and isinstance(b.args[0], E.Const) and b.args[0].value < 0
         if neg:
@@ -132,6 +144,8 @@ def _add(e: E.Add, c: Callable) -> str:
         if isinstance(t, E.Ones) and full:
             out.append(("" if i == 0 else " + ") + "1.0")
             continue
+        if _scaled_ones(t) is not None and full:
+            t = _scaled_ones(t)
         neg = isinstance(t, E.MatMul) and isinstance(t.args[0], E.Const) and t.args[0].value < 0
         if neg:
             pos = E.matmul(E.const(-t.args[0].value), *t.args[1:])
@@ -182,9 +196,9 @@ def xp_spelling(fname: str) -> str:
 def _apply(e: E.Apply, c):
     a = e.arg
     if e.fname == "log" and isinstance(a, E.Softmax):
-        return f"_log_softmax(xp, {c(a.arg)})"
+        return f"_log_softmax(xp, {c(a.arg)}{', True' if c.counts[a] <= 1 and fresh(a.arg, c) else ''})"
     if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
-        return f"(-xp.logaddexp(0.0, -{c(a.arg)}))"
+        return f"_log_sigmoid(xp, {c(a.arg)})"
     return xp_spelling(e.fname).format(c(a))
 
 
@@ -246,18 +260,40 @@ class Compiled:
     shapes: tuple = ()  # the shape of every output, when there are several
     checker: Callable | None = field(default=None, repr=False)  # what .verify() runs
     input_error: type = field(default=ValueError, repr=False)  # the generated code's own error for bad arrays
+    prepared: tuple | None = field(default=None, repr=False)  # (prepare, apply, state names, one state): see at()
 
     def __call__(self, *args, **kwargs):
+        return self._run(self.fn, *args, **kwargs)
+
+    def _run(self, fn, *args, **kwargs):
         if self.renamed:
             kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
         try:
-            return self.fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except self.input_error as e:
             raise InputError(str(e)) from None
         except TypeError as e:  # a missing or unexpected argument name
-            if str(e).startswith(f"{self.fn.__name__}()"):
-                raise InputError(str(e).replace(f"{self.fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
+            if str(e).startswith(f"{fn.__name__}()"):
+                raise InputError(str(e).replace(f"{fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
             raise
+
+    def at(self, **arrays) -> Callable:
+        """The function of the positional arguments (a Hessian-vector product's directions) alone, at the
+        point ``arrays``: the work that does not depend on them is done once, here.
+
+        >>> import matcalc, numpy as np
+        >>> hv = matcalc.hvp("sum(softplus(X'*w))", wrt="w").at(X=np.eye(2), w=np.zeros(2))
+        >>> hv(np.array([1.0, 0.0])).ravel().tolist()         # sigmoid'(0) = 1/4
+        [0.25, 0.0]
+        """
+        if self.prepared is None:
+            return lambda *args: self(*args, **arrays)
+        prepare, apply, state_names, one = self.prepared
+        state = self._run(prepare, **arrays)
+        kept = dict(zip(state_names, (state,) if one else state))
+        if self.renamed:
+            arrays = {self.renamed.get(k, k): v for k, v in arrays.items()}
+        return lambda *args: self._run(apply, *args, **arrays, **kept)
 
     def verify(self, **kwargs):
         """Check the compiled function against central finite differences in float64, at random
@@ -281,24 +317,89 @@ def _dims_needed(outputs, variables) -> list:
     return sorted(syms, key=str)
 
 
-def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
-    """Compile several expressions into one function that returns them all, sharing their common
-    subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
-    by position only (a Hessian-vector product's direction).
+def uses(outputs: list) -> Counter:
+    """How many times each node is used: once per distinct parent that refers to it (twice for
+    ``a.*a``), once per output it is.  A node used once is emitted inside its only user, which may
+    overwrite it (:func:`fresh`); a node used more is computed once, into a temporary.
 
     >>> from matcalc import expr as E
-    >>> import numpy as np
     >>> x = E.var("x", "n")
-    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
-    >>> value, grad = f(x=np.array([1.0, 2.0]))
-    >>> float(value), grad.ravel().tolist()
-    (5.0, [2.0, 4.0])
+    >>> shared = E.hadamard(E.apply("exp", x), E.apply("sin", x))
+    >>> u = uses([E.sum_(shared), E.matmul(E.transpose(shared), x)])
+    >>> u[shared], u[E.apply("exp", x)]               # the product is shared; exp(x) has one user
+    (2, 1)
     """
+    counts: Counter = Counter()
+    seen: set = set()
+    for e in outputs:
+        counts[e] += 1
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for k in n.children:
+                counts[k] += 1
+                stack.append(k)
+    return counts
+
+
+def share_log_softmax(outputs: list) -> list:
+    """Where both softmax(Z) and log(softmax(Z)) are computed (a cross-entropy's value and gradient), write
+    softmax(Z) as exp(log(softmax(Z))): one shifted log-sum-exp of Z instead of two, and one exp.
+
+    >>> from matcalc import expr as E
+    >>> from matcalc.emit.text import to_text
+    >>> Z = E.var("Z", "k", "n")
+    >>> [to_text(e) for e in share_log_softmax([E.sum_(E.apply("log", E.Softmax(Z))), E.Softmax(Z)])]
+    ['sum(log(softmax(Z)))', 'exp(log(softmax(Z)))']
+    """
+    logs = {n for e in outputs for n in E.walk(e)
+            if isinstance(n, E.Apply) and n.fname == "log" and isinstance(n.arg, E.Softmax)}
+    if not logs:
+        return outputs
+    by_softmax = {n.arg: n for n in logs}
+    memo: dict = {}
+
+    def go(e):
+        if e in memo:
+            return memo[e]
+        if e in logs:
+            out = e  # log(softmax(Z)) itself stays: it is emitted as the shifted log-softmax
+        elif e in by_softmax:
+            out = E.Apply("exp", by_softmax[e])
+        else:
+            kids = e.children
+            new = [go(k) for k in kids]
+            out = e.rebuild(new) if any(a is not b for a, b in zip(new, kids)) else e
+        memo[e] = out
+        return out
+
+    return [go(e) for e in outputs]
+
+
+@dataclass
+class FunctionSource:
+    """The code of one generated function (no header, no helpers) and what its caller needs to know."""
+
+    src: str
+    fname: str
+    taken: list  # the Var nodes taken by name, in order
+    npos: int  # how many positional (direction) arguments come first
+    names: "Names"
+    free: list  # dimensions no input carries: passed by name
+    outputs: list
+
+
+def function_source(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> FunctionSource:
+    """The source of ``fname``, which returns every expression of ``outputs`` (lowered, sharing their
+    common subexpressions); ``variables`` are taken by name, ``positional`` first, by position only."""
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
     memo: dict = {}
-    outputs = [lower(e, memo) for e in outputs]
+    outputs = share_log_softmax([lower(e, memo) for e in outputs])
     names = Names(arrays, _dims_needed(outputs, list(positional) + list(variables)))
-    counts: Counter = Counter(n for e in outputs for n in E.walk(e))
+    counts = uses(outputs)
     temps: dict = {}
     lines: list = []
 
@@ -355,19 +456,43 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
         else:
             rets.append(f"_as_shape(xp, _r{i}, ({names.dim(e.rows)}, {names.dim(e.cols)}), _ft)")
     src = "\n".join(head + checks + lines + ["    return " + ", ".join(rets)]) + "\n"
-    source = HEADER + "\n\n" + helpers_for(src) + "\n\n" + src
+    return FunctionSource(src, fname, arrays[npos:], npos, names, free, outputs)
+
+
+def assemble(functions: list, main: FunctionSource, extra: str = "") -> Compiled:
+    """One standalone module holding ``functions`` (and ``extra`` code), with the helpers they call;
+    the :class:`Compiled` calls ``main`` (the last function defined, when ``extra`` defines it)."""
+    body = "\n\n".join(f.src for f in functions) + (("\n\n" + extra) if extra else "")
+    source = HEADER + "\n\n" + helpers_for(body) + "\n\n" + body
     namespace: dict = {}
     try:
-        code = compile(source, f"<matcalc {fname}>", "exec")
+        code = compile(source, f"<matcalc {main.fname}>", "exec")
     except (RecursionError, MemoryError):
         raise PrinterError("the expression is too large to compile to NumPy") from None
     exec(code, namespace)  # generated code, never user text: names pass through Names, strings through repr
-    taken = [v for v in arrays[npos:]]
-    return Compiled(source=source, fn=namespace[fname], names=tuple(v.name for v in taken),
+    taken, names, outputs = main.taken, main.names, main.outputs
+    return Compiled(source=source, fn=namespace[main.fname], names=tuple(v.name for v in taken),
                     shape=outputs[0].shape if len(outputs) == 1 else tuple(e.shape for e in outputs),
-                    free_dims=tuple(free),
+                    free_dims=tuple(main.free),
                     renamed={v.name: names.vars[v.name] for v in taken if names.vars[v.name] != v.name},
                     shapes=tuple(e.shape for e in outputs), input_error=namespace.get("InputShapeError", ValueError))
+
+
+def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
+    """Compile several expressions into one function that returns them all, sharing their common
+    subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
+    by position only (a Hessian-vector product's direction).
+
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> x = E.var("x", "n")
+    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
+    >>> value, grad = f(x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    """
+    fs = function_source(outputs, variables, fname, positional)
+    return assemble([fs], fs)
 
 
 def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:

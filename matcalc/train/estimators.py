@@ -242,11 +242,11 @@ class _LinearClassifier(Params):
         mask = obj.mask(W0)
         cb = None if report is None else (lambda it, v: report(it, self.max_iter, v))
         if self.solver == "lbfgs":
-            r = lbfgs(lambda W: problem.value_and_grad(W, mask), W0, l1=obj.l1,
+            r = lbfgs(problem.value_and_grad, W0, l1=obj.l1,
                       l1_gradient=obj.l1_split_gradient(mask) if obj.l1 > 0 else None, tol=self.tol or 0.0,
                       max_iter=self.max_iter, callback=cb)
         else:
-            r = newton_cg(lambda W: problem.value_and_grad(W, mask), lambda W, V: problem.hvp(W, V, mask), W0,
+            r = newton_cg(problem.value_and_grad, problem.hvp, W0, hvp_at=problem.hvp_at,
                           tol=self.tol or 0.0, max_iter=self.max_iter, callback=cb)
         # with L1, L-BFGS's objective is on the split w = u - v and already holds the L1 term
         return np.asarray(r.w, dtype=problem.dtype), list(r.losses), max(1, r.n_iter), r.message, r.converged
@@ -278,21 +278,21 @@ class _LinearClassifier(Params):
             train, held = _validation_split(index, self.validation_fraction, rng)
 
             def held_out_accuracy(W):
-                S = W.T @ problem.Xb[:, held] if self._binary else W @ problem.Xb[:, held]
+                S = problem.scores(W, held)
                 pred = (S[0] > 0).astype(int) if self._binary else np.argmax(S, axis=0)
                 return float(np.mean(pred == index[held]))
 
             score = held_out_accuracy
 
         def objective(W):
-            return problem.value_and_grad(W, mask)[0] + problem.l1_value(W, mask)
+            return problem.value_and_grad(W)[0] + problem.l1_value(W, mask)
 
         if problem.Xb is not None:
             def gradient(W, idx):
-                return problem.batch_value_and_grad(W, train[idx], mask)
+                return problem.batch_value_and_grad(W, train[idx])
             batches = None
         else:
-            gradient, batches = self._stream_batches(problem, mask)
+            gradient, batches = self._stream_batches(problem)
         W, hist = sgd(gradient, objective, W0, len(train), epochs=epochs or self.max_iter, rng=rng,
                       callback=report, prox=self._prox(obj, mask), score=score, batches=batches, state=state,
                       **self._sgd_options())
@@ -302,7 +302,7 @@ class _LinearClassifier(Params):
             message = f"SGD ran all {hist.n_iter} epochs without meeting tol={self.tol}; raise max_iter or lr"
         return W, hist.losses, hist.n_iter, message, converged
 
-    def _stream_batches(self, problem: Problem, mask):
+    def _stream_batches(self, problem: Problem):
         """Batches of a stream: its blocks in a random order, minibatches within each block."""
         src, size = problem.src, self.batch_size
 
@@ -319,7 +319,7 @@ class _LinearClassifier(Params):
         def gradient(W, item):
             block, idx = item
             s = problem.weights[idx] if problem.weighted else None
-            return problem.block_value_and_grad(W, block, problem.T[idx], s, mask)
+            return problem.block_value_and_grad(W, block, problem.T[idx], s)
 
         return gradient, batches
 

@@ -104,6 +104,24 @@ WEIGHTED: dict[str, Formula] = {
     ]
 }
 
+# The same functions with the bias apart from the weights, as the trainer evaluates them: X is p x n
+# (no row of ones, so the data are never copied to append one), the scores are W*X + b*vector(1)'
+# (b k x 1) or X'*w + b (b a scalar).  W = [W b] and X = [X; 1'] make them the formulas above, which
+# stay the documented model; tests/test_train.py checks that both give the same value and gradient.
+SPLIT_SCORES = {"W*X": "W*X + b*vector(1)'", "X'*w": "X'*w + b"}
+BIAS_SHAPES = {"W": ("k", 1), "w": "scalar"}
+
+
+def split_bias(f: Formula) -> Formula:
+    """``f`` with its scores written with a separate bias ``b``: a function of (weight, b) and X (p x n)."""
+    text = f.text
+    for packed, split in SPLIT_SCORES.items():
+        # every score opens a parenthesis (softmax(W*X), y.*(X'*w), relu(W*X - ...)): the sum stays one term
+        assert all(text[i - 1] == "(" for i in range(len(text)) if text.startswith(packed, i)), text
+        text = text.replace(packed, split)
+    return Formula(f.name, text, f.wrt, {**f.shapes, "b": BIAS_SHAPES[f.wrt]}, f.assume, f.doc)
+
+
 # Losses whose Hessian exists (almost everywhere) and is not zero: newton-cg needs one.
 TWICE_DIFFERENTIABLE = ("softmax", "squared_hinge", "logistic")
 
@@ -209,13 +227,15 @@ def bias_mask(formula: Formula, weight_shape: tuple, dtype) -> np.ndarray:
 class Smooth:
     """The differentiable part of an objective, compiled: a loss (weighted or not) plus an optional L2 term.
 
-    The L2 term is ``lam*normF(M.*W)^2`` (``M`` the bias mask), so its ``lam``
+    It is a function of the weight and the bias ``b`` apart (:func:`split_bias`),
+    and the L2 term ``lam*normF(W)^2`` is on the weight alone, so its ``lam``
     is the L2 share of the regularizer.  ``value_and_grad(**arrays)`` is
-    :func:`matcalc.value_and_grad` of the text: one compiled call that shares
-    the work of the value and the derived gradient.  :meth:`hvp` is
-    :func:`matcalc.hvp`, the derived Hessian applied to a direction, compiled
-    the first time it is asked for.  Each is verified against finite
-    differences when it is compiled (``reports``).
+    :func:`matcalc.value_and_grad` of the text over ``(W, b)``: one compiled
+    call that returns the value and both derived gradients, sharing their
+    work.  :meth:`hvp` is :func:`matcalc.hvp` over ``(W, b)``, the derived
+    Hessian applied to a direction (one part per variable), compiled the first
+    time it is asked for.  Each is verified against finite differences when it
+    is compiled (``reports``).
     """
 
     text: str
@@ -227,14 +247,21 @@ class Smooth:
     reports: list
     _hvp: object = None
 
-    def hvp(self, direction, **arrays):
-        """The Hessian of the smooth objective at ``arrays`` applied to ``direction`` (shaped like the weight)."""
+    def _hvp_fn(self):
         with _HVP_LOCK:  # derived and verified once, also when several threads (Dask blocks) ask at once
             if self._hvp is None:
-                fn = hvp(self.text, self.wrt, shapes=self.shapes, assume=self.assume)
+                fn = hvp(self.text, (self.wrt, "b"), shapes=self.shapes, assume=self.assume)
                 self.reports.append(fn.verify())
                 self._hvp = fn
-        return self._hvp(direction, **arrays)
+        return self._hvp
+
+    def hvp(self, direction, direction_b, **arrays):
+        """The Hessian of the smooth objective at ``arrays`` applied to ``(direction, direction_b)``: two parts."""
+        return self._hvp_fn()(direction, direction_b, **arrays)
+
+    def hvp_at(self, **arrays):
+        """The Hessian at ``arrays`` as a function of ``(direction, direction_b)``; the curvature is computed once."""
+        return self._hvp_fn().at(**arrays)
 
 
 _SMOOTH_CACHE: dict[tuple, Smooth] = {}
@@ -242,13 +269,13 @@ _HVP_LOCK = threading.Lock()
 
 
 def smooth(loss: str, weighted: bool = False, l2: bool = False) -> Smooth:
-    """The compiled smooth objective ``loss`` (+ ``lam*normF(M.*W)^2`` when ``l2``), derived and verified once.
+    """The compiled smooth objective ``loss`` (+ ``lam*normF(W)^2`` when ``l2``), the bias apart, derived and verified once.
 
     >>> f = smooth("logistic", l2=True)
     >>> print(f.text)
-    (1/n)*sum(softplus(X'*w) - y.*(X'*w)) + lam*normF(M.*w)^2
+    (1/n)*sum(softplus(X'*w + b) - y.*(X'*w + b)) + lam*normF(w)^2
     >>> print(f.derivative)
-    (1/n)*X*(sigmoid(X'*w) - y) + 2*lam*(M.^2.*w)
+    (1/n)*X*(sigmoid(X'*w + b*ones(n, 1)) - y) + 2*lam*w
     >>> all(r.ok for r in f.reports)      # verified against finite differences when compiled
     True
     """
@@ -256,13 +283,12 @@ def smooth(loss: str, weighted: bool = False, l2: bool = False) -> Smooth:
     hit = _SMOOTH_CACHE.get(key)
     if hit is not None:
         return hit
-    f = (WEIGHTED if weighted else LOSSES)[loss]
+    f = split_bias((WEIGHTED if weighted else LOSSES)[loss])
     text, shapes = f.text, dict(f.shapes)
     if l2:
-        r = regularizer("l2", f.wrt, f.shapes[f.wrt])
-        text = f"{text} + {r.text}"
-        shapes.update(r.shapes)
-    fn = value_and_grad(text, f.wrt, shapes=shapes, assume=f.assume)
+        text = f"{text} + lam*normF({f.wrt})^2"
+        shapes["lam"] = "scalar"
+    fn = value_and_grad(text, (f.wrt, "b"), shapes=shapes, assume=f.assume)
     out = Smooth(text, f.wrt, shapes, dict(f.assume), fn, derive(text, wrt=f.wrt, shapes=shapes, assume=f.assume),
                  [fn.verify()])
     _SMOOTH_CACHE[key] = out

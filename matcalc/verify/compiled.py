@@ -10,11 +10,12 @@ from .points import _compiled, dimension_symbols
 from .report import Report, Trial, VerificationError
 
 
-def _check_directions(rng, shape_x, directions, exact, numeric, tiny, what, dims, point, found):
-    """Compare ``exact(V)`` with ``numeric(V)`` along random directions; the first failure goes to ``found``."""
+def _check_directions(rng, nx, directions, exact, numeric, tiny, what, dims, point, found):
+    """Compare ``exact(V)`` with ``numeric(V)`` along random directions (flat, ``nx`` entries); the first
+    failure goes to ``found``."""
     out = []
     for _ in range(directions):
-        V = rng.normal(size=shape_x) if shape_x else float(rng.normal())
+        V = rng.normal(size=nx)
         ana, num = exact(V), numeric(V)
         err = _rel(ana, num, tiny)
         out.append((what, err))
@@ -23,13 +24,48 @@ def _check_directions(rng, shape_x, directions, exact, numeric, tiny, what, dims
     return out
 
 
-def _unit(j, nx, shape_x):
+def _unit(j, nx):
     e = np.zeros(nx)
     e[j] = 1.0
-    return e.reshape(shape_x, order="F") if shape_x else 1.0
+    return e
 
 
-def _check_compiled(kind: str, f: E.Expr, x: E.Var, variables, trial, shapes, tol, seed) -> Report:
+def _as_list(xs) -> list:
+    return list(xs) if isinstance(xs, (list, tuple)) else [xs]
+
+
+class _Packed:
+    """The variables differentiated, seen as one vector: the column-major vec of each, one after the other.
+
+    A check of a function of several variables is then the check of a function of one."""
+
+    def __init__(self, xs: list, point: dict):
+        self.xs = xs
+        self.shapes = [np.shape(point[x.name]) for x in xs]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.x0 = np.concatenate([vec(point[x.name]) for x in xs])
+
+    def split(self, flat) -> list:
+        """The arrays (floats for scalars) shaped like each variable."""
+        out, i = [], 0
+        for shape, n in zip(self.shapes, self.sizes):
+            part = np.asarray(flat[i:i + n], dtype=float)
+            i += n
+            out.append(part.reshape(shape, order="F") if shape else float(part[0]))
+        return out
+
+    def at(self, point: dict, flat) -> dict:
+        return {**point, **{x.name: a for x, a in zip(self.xs, self.split(flat))}}
+
+    def step(self) -> float:
+        return 1e-5 * max(1.0, float(np.max(np.abs(self.x0)))) if self.x0.size else 1e-5
+
+
+def _tiny(fx) -> float:
+    return 1e-4 * (1.0 + float(np.max(np.abs(fx)))) if np.size(fx) else 1e-4
+
+
+def _check_compiled(kind: str, f: E.Expr, xs: list, variables, trial, shapes, tol, seed) -> Report:
     """The shared loop of the checks below: random non-square shapes, points in the domain, float64.
 
     ``trial(point, rng, dims, found)`` returns the (method, error) pairs of one point."""
@@ -45,99 +81,103 @@ def _check_compiled(kind: str, f: E.Expr, x: E.Var, variables, trial, shapes, to
         checks = trial(point, rng, dims, found)
         trials.append(Trial(dims, max(e for _, e in checks), checks, point))
     ok = found["counter"] is None
-    report = Report(to_text(f), x.name, "denominator", kind, tol, trials, "not run (compiled form)", ok)
+    names = ", ".join(x.name for x in xs)
+    report = Report(to_text(f), names, "denominator", kind, tol, trials, "not run (compiled form)", ok)
     if not ok:
-        raise VerificationError(f"{kind} of {to_text(f)} wrt {x.name} disagrees with finite differences "
+        raise VerificationError(f"{kind} of {to_text(f)} wrt {names} disagrees with finite differences "
                                 f"(max relative error {report.max_rel_error:.2e} > {tol:g})", report, found["counter"])
     return report
 
 
-def _fd_setup(point, x, fx):
-    x0 = np.asarray(point[x.name], dtype=float)
-    tiny = 1e-4 * (1.0 + float(np.max(np.abs(fx)))) if np.size(fx) else 1e-4
-    scale = max(1.0, float(np.max(np.abs(x0)))) if np.ndim(x0) else max(1.0, abs(float(x0)))
-    return x0, tiny, 1e-5 * scale
-
-
-def verify_value_and_grad(fn, f: E.Expr, x: E.Var, variables, shapes: int = 3, directions: int = 3,
+def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directions: int = 3,
                           tol: float = 1e-5, seed: int = 0) -> Report:
     """Check a compiled value-and-gradient: the value against the function compiled alone, the gradient
-    against central differences of the value (along random directions; entry by entry on small shapes)."""
+    against central differences of the value (along random directions; entry by entry on small shapes).
+
+    ``x`` is the variable, or a list of them: then ``fn`` returns the value and one gradient per variable."""
+    xs = _as_list(x)
     alone = _compiled(f, list(variables))
 
     def trial(point, rng, dims, found):
-        val, grad = fn(**point)
+        val, *grads = fn(**point)
         ref = alone(**point)
-        x0, tiny, h = _fd_setup(point, x, ref)
+        packed = _Packed(xs, point)
+        tiny, h, nx = _tiny(ref), packed.step(), packed.x0.size
+        grad = np.concatenate([vec(g) for g in grads])
         err = _rel(vec(val), vec(ref), tiny)
         checks = [("value", err)]
         if not err <= tol and found["counter"] is None:
             found["counter"] = _counterexample(dims, point, vec(val), vec(ref), "value")
 
-        def value_at(xv):
-            return float(np.asarray(fn(**{**point, x.name: xv})[0], dtype=float))
+        def value_at(flat):
+            return float(np.asarray(fn(**packed.at(point, flat))[0], dtype=float))
 
         def numeric(V):
-            return np.array([(value_at(x0 + h * V) - value_at(x0 - h * V)) / (2 * h)])
+            return np.array([(value_at(packed.x0 + h * V) - value_at(packed.x0 - h * V)) / (2 * h)])
 
         def exact(V):
-            return np.array([float(vec(grad) @ vec(V))])
+            return np.array([float(grad @ V)])
 
-        checks += _check_directions(rng, np.shape(x0), directions, exact, numeric, tiny, "directional derivative",
+        checks += _check_directions(rng, nx, directions, exact, numeric, tiny, "directional derivative",
                                     dims, point, found)
-        nx = int(np.size(x0))
         if nx <= 64:
-            num = np.array([numeric(_unit(j, nx, np.shape(x0)))[0] for j in range(nx)])
-            err = _rel(vec(grad), num, tiny)
+            num = np.array([numeric(_unit(j, nx))[0] for j in range(nx)])
+            err = _rel(grad, num, tiny)
             checks.append(("entrywise", err))
             if not err <= tol and found["counter"] is None:
-                found["counter"] = _counterexample(dims, point, vec(grad), num, "gradient, entry by entry")
+                found["counter"] = _counterexample(dims, point, grad, num, "gradient, entry by entry")
         return checks
 
-    return _check_compiled("value and gradient", f, x, variables, trial, shapes, tol, seed)
+    return _check_compiled("value and gradient", f, xs, variables, trial, shapes, tol, seed)
 
 
-def verify_hvp(fn, f: E.Expr, gradient: E.Expr, x: E.Var, variables, shapes: int = 3, directions: int = 3,
+def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, directions: int = 3,
                tol: float = 1e-5, seed: int = 0) -> Report:
     """Check a compiled Hessian-vector product against central differences of the gradient (along random
-    directions; every column of the Hessian on small shapes), and the gradient against those of f."""
-    gfn = _compiled(gradient, list(variables))
+    directions; every column of the Hessian on small shapes), and the gradient against those of f.
+
+    ``x`` is the variable, or a list of them; then ``gradient`` is the list of the gradients in each, and
+    ``fn`` takes one direction per variable and returns one product per variable."""
+    xs = _as_list(x)
+    several = isinstance(x, (list, tuple))
+    gfns = [_compiled(g, list(variables)) for g in _as_list(gradient)]
     ffn = _compiled(f, list(variables))
 
     def trial(point, rng, dims, found):
-        gx = gfn(**point)
-        x0, tiny, h = _fd_setup(point, x, gx)
-        shape_x = np.shape(x0)
+        packed = _Packed(xs, point)
+        gx = np.concatenate([vec(g(**point)) for g in gfns])
+        tiny, h, nx = _tiny(gx), packed.step(), packed.x0.size
 
-        def grad_at(xv):
-            return vec(gfn(**{**point, x.name: xv}))
+        def grad_at(flat):
+            at = packed.at(point, flat)
+            return np.concatenate([vec(g(**at)) for g in gfns])
 
         def numeric(V):
-            return (grad_at(x0 + h * V) - grad_at(x0 - h * V)) / (2 * h)
+            return (grad_at(packed.x0 + h * V) - grad_at(packed.x0 - h * V)) / (2 * h)
 
         def exact(V):
-            return vec(fn(V, **point))
+            out = fn(*packed.split(V), **point)
+            return np.concatenate([vec(o) for o in (out if several else [out])])
 
-        checks = _check_directions(rng, shape_x, directions, exact, numeric, tiny, "Hessian-vector product",
+        checks = _check_directions(rng, nx, directions, exact, numeric, tiny, "Hessian-vector product",
                                    dims, point, found)
-        nx = int(np.size(x0))
         if nx <= 64:
-            Hn = np.stack([numeric(_unit(j, nx, shape_x)) for j in range(nx)], axis=1)
-            Ha = np.stack([exact(_unit(j, nx, shape_x)) for j in range(nx)], axis=1)
+            Hn = np.stack([numeric(_unit(j, nx)) for j in range(nx)], axis=1)
+            Ha = np.stack([exact(_unit(j, nx)) for j in range(nx)], axis=1)
             err = _rel(Ha, Hn, tiny)
             checks.append(("entrywise", err))
             if not err <= tol and found["counter"] is None:
                 found["counter"] = _counterexample(dims, point, Ha, Hn, "Hessian, column by column")
         fx = float(np.asarray(ffn(**point), dtype=float))
-        ftiny = 1e-4 * (1.0 + abs(fx))
+
+        def f_at(flat):
+            return float(np.asarray(ffn(**packed.at(point, flat)), dtype=float))
 
         def f_numeric(V):
-            fp = float(np.asarray(ffn(**{**point, x.name: x0 + h * V}), dtype=float))
-            fm = float(np.asarray(ffn(**{**point, x.name: x0 - h * V}), dtype=float))
-            return np.array([(fp - fm) / (2 * h)])
+            return np.array([(f_at(packed.x0 + h * V) - f_at(packed.x0 - h * V)) / (2 * h)])
 
-        checks += _check_directions(rng, shape_x, 1, lambda V: np.array([float(vec(gx) @ vec(V))]), f_numeric,
-                                    ftiny, "gradient", dims, point, found)
+        checks += _check_directions(rng, nx, 1, lambda V: np.array([float(gx @ V)]), f_numeric,
+                                    1e-4 * (1.0 + abs(fx)), "gradient", dims, point, found)
         return checks
 
-    return _check_compiled("Hessian-vector product", f, x, variables, trial, shapes, tol, seed)
+    return _check_compiled("Hessian-vector product", f, xs, variables, trial, shapes, tol, seed)

@@ -4,8 +4,13 @@ Every route reads the request, hands it to the worker pool and returns what the
 pool answers.  No matrix calculus happens here, nothing is written to disk, and
 every error is JSON (``{"error": one line, "column": n}``), never an error page.
 
+A request whose Host header is not one of ``allowed_hosts`` (by default the
+loopback names) gets a 400 before any route sees it: a web page elsewhere
+cannot reach a local server by pointing its own name at 127.0.0.1 (DNS
+rebinding).  Starlette's TestClient sends the Host ``testserver``:
+
 >>> from starlette.testclient import TestClient
->>> with TestClient(create_app(workers=1)) as client:
+>>> with TestClient(create_app(workers=1, allowed_hosts=LOCAL_HOSTS + ("testserver",))) as client:
 ...     r = client.post("/api/derive", json={"expr": "x'*A*x", "wrt": "x", "layout": "numerator"})
 >>> r.status_code, r.json()["result"]
 (200, "x'*(A + A')")
@@ -14,6 +19,7 @@ every error is JSON (``{"error": one line, "column": n}``), never an error page.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 from pathlib import Path
 
@@ -24,7 +30,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .pool import WorkerPool
+from ..errors import one_line
+from .pool import WORKER_MEMORY, WorkerPool
 from .tasks import ENDPOINTS
 
 STATIC = Path(__file__).parent / "static"
@@ -37,6 +44,61 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # the names of a server bound to a loopback address
+
+
+def host_name(value: str) -> str:
+    """The name in a Host header (or an ``--allow-host`` value), lowercase, without its port or brackets.
+
+    >>> host_name("LocalHost:8000"), host_name("[::1]:8000"), host_name("::1"), host_name("example.org.")
+    ('localhost', '::1', '::1', 'example.org')
+    """
+    v = value.strip().lower()
+    if v.startswith("["):  # [v6 address] or [v6 address]:port
+        v = v[1:v.index("]")] if "]" in v else v
+    elif v.count(":") == 1:  # name:port (a bare v6 address has several colons)
+        v = v.split(":")[0]
+    return v.rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to bind is a loopback one (only this machine can connect).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    name = host_name(host)
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class _HostCheck:
+    """ASGI middleware: a request whose Host header names none of ``allowed`` gets a 400 (JSON, one line)."""
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = frozenset(host_name(h) for h in allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+            if host_name(given) not in self.allowed:
+                shown = given if len(given) <= 60 else given[:57] + "..."
+                names = ", ".join(sorted(self.allowed))
+                message = one_line(f"the Host header {shown!r} is not one this server answers to ({names}); "
+                                   f"if it is reached by that name, start it with --allow-host NAME")
+                if scope["type"] == "http":
+                    await _error(400, message)(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -107,16 +169,19 @@ class _Headers:
 
 
 def create_app(workers: int = 2, timeout: float = 10.0, max_body: int = MAX_BODY, on_ready=None,
-               tasks: str = "matcalc.web.tasks") -> Starlette:
+               tasks: str = "matcalc.web.tasks", allowed_hosts=LOCAL_HOSTS,
+               memory: int | None = WORKER_MEMORY) -> Starlette:
     """The application; its worker pool starts with the app and stops with it.
 
     ``on_ready`` (optional) is called once the workers are up; ``tasks`` names
-    the module whose ``run`` answers a request in a worker.
+    the module whose ``run`` answers a request in a worker; ``allowed_hosts``
+    the names the Host header may give (None: any); ``memory`` the bytes of
+    address space each worker may use (None: no cap).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        async with WorkerPool(workers=workers, timeout=timeout, tasks=tasks) as pool:
+        async with WorkerPool(workers=workers, timeout=timeout, tasks=tasks, memory=memory) as pool:
             app.state.pool = pool
             if on_ready is not None:
                 on_ready()
@@ -132,5 +197,7 @@ def create_app(workers: int = 2, timeout: float = 10.0, max_body: int = MAX_BODY
         lifespan=lifespan,
     )
     app.state.max_body = max_body
-    app.add_middleware(_Headers)
+    if allowed_hosts is not None:
+        app.add_middleware(_HostCheck, allowed=allowed_hosts)
+    app.add_middleware(_Headers)  # added last, so outermost: the Host check's 400 gets the headers too
     return app

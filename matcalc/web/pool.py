@@ -6,6 +6,11 @@ pathological input costs its sender a 400 and nobody else anything.  Workers
 are forked from a server process that has already imported matcalc, so a
 replacement starts in milliseconds.
 
+Each worker's address space is capped (``resource.RLIMIT_AS``, ``memory`` bytes,
+2 GiB by default): a request that allocates more gets a 400 saying so, and the
+worker that ran out of memory exits and is replaced, so the next request gets
+a fresh one.
+
 Answers are deterministic (the numerical checks are seeded), so the pool keeps
 the last ``cache`` answers (200s and 400s, never a time-out) and answers a
 repeated request, such as a whole class opening the same link, at once.
@@ -31,13 +36,33 @@ from pathlib import Path
 from collections import OrderedDict
 
 STARTUP_SECONDS = 120  # a worker that has not imported matcalc by then is broken
+MIN_WORKER_MEMORY = 512 * 1024 ** 2  # below this a worker cannot even import matcalc
+WORKER_MEMORY = 2 * 1024 ** 3  # bytes of address space per worker (a worker with matcalc imported uses ~0.2 GiB)
+OUT_OF_MEMORY = "the request needs more memory than the server allows each request ({limit}); it was stopped"
 
 # Numerical libraries in the workers stay single-threaded: the pool is the parallelism.
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _worker_main(conn, tasks_module: str) -> None:
-    """A worker's loop: receive (ticket, endpoint, body), send (ticket, (status, payload)), until the pipe closes."""
+def _gib(n: int) -> str:
+    return f"{n / 1024 ** 3:g} GiB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:g} MiB"
+
+
+def _limit_memory(limit: int) -> None:
+    """Cap this process's address space at ``limit`` bytes (never above the hard limit already in place)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not a POSIX system
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _worker_main(conn, tasks_module: str, memory: int | None = None) -> None:
+    """A worker's loop: receive (ticket, endpoint, body), send (ticket, (status, payload), retire), until the
+    pipe closes.  ``retire`` is True after a MemoryError: the worker exits and the pool starts a fresh one."""
+    if memory:
+        _limit_memory(memory)
     tasks = importlib.import_module(tasks_module)
     conn.send("ready")  # only now may the pool hand this worker a request
     while True:
@@ -45,7 +70,15 @@ def _worker_main(conn, tasks_module: str) -> None:
             ticket, endpoint, body = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send((ticket, tasks.run(endpoint, body)))
+        try:
+            answer = tasks.run(endpoint, body)
+        except MemoryError:
+            answer = None  # the failed allocation is freed once the exception is gone
+        if answer is None:
+            limit = _gib(memory) if memory else "its memory"
+            conn.send((ticket, (400, {"error": OUT_OF_MEMORY.format(limit=limit), "column": None}), True))
+            return
+        conn.send((ticket, answer, False))
 
 
 def _start_forkserver() -> None:
@@ -68,10 +101,10 @@ def _start_forkserver() -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, tasks_module: str):
+    def __init__(self, ctx, tasks_module: str, memory: int | None = None):
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(child, tasks_module), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, tasks_module, memory), daemon=True)
         self.process.start()
         child.close()
         # wait until the worker has imported what it needs: that time never counts against a request
@@ -100,17 +133,23 @@ class WorkerPool:
 
     The deadline covers the work itself; a request that waits longer than the
     deadline for a free worker is answered 503 (the server is busy).  ``tasks``
-    names the module whose ``run(endpoint, body)`` the workers call.
+    names the module whose ``run(endpoint, body)`` the workers call; ``memory``
+    caps each worker's address space in bytes (None: no cap).
     """
 
-    def __init__(self, workers: int = 2, timeout: float = 10.0, cache: int = 256, tasks: str = "matcalc.web.tasks"):
+    def __init__(self, workers: int = 2, timeout: float = 10.0, cache: int = 256, tasks: str = "matcalc.web.tasks",
+                 memory: int | None = WORKER_MEMORY):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if memory is not None and memory < MIN_WORKER_MEMORY:
+            raise ValueError(f"the memory limit must be at least {_gib(MIN_WORKER_MEMORY)}, got {memory} bytes")
         self.workers = workers
         self.timeout = float(timeout)
+        self.memory = memory
         self.killed = 0  # workers killed for overrunning
+        self.out_of_memory = 0  # workers replaced after running out of memory
         self.cache_size = cache
         self.tasks = tasks
         self.hits = 0  # requests answered from the cache
@@ -129,7 +168,7 @@ class WorkerPool:
         _start_forkserver()
         self._idle = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        for w in await asyncio.gather(*[loop.run_in_executor(None, _Worker, self._ctx, self.tasks)
+        for w in await asyncio.gather(*[loop.run_in_executor(None, _Worker, self._ctx, self.tasks, self.memory)
                                          for _ in range(self.workers)]):
             self._all.add(w)
             self._idle.put_nowait(w)
@@ -154,7 +193,7 @@ class WorkerPool:
 
         def respawn() -> _Worker:
             w.kill()
-            return _Worker(self._ctx, self.tasks)
+            return _Worker(self._ctx, self.tasks, self.memory)
 
         async def replace() -> None:
             fresh = await asyncio.get_running_loop().run_in_executor(None, respawn)
@@ -190,7 +229,7 @@ class WorkerPool:
         ticket = self._tickets
         try:
             w.conn.send((ticket, endpoint, body))
-            answered, (status, payload) = await asyncio.wait_for(self._receive(w.conn), self.timeout)
+            answered, (status, payload), retire = await asyncio.wait_for(self._receive(w.conn), self.timeout)
         except asyncio.TimeoutError:
             self.killed += 1
             self._recycle(w)
@@ -208,11 +247,15 @@ class WorkerPool:
             self._recycle(w)
             return 500, {"error": "internal error: a worker answered another request; it was replaced",
                          "column": None}, False
+        if retire:  # it ran out of memory and exits: a fresh worker takes its place
+            self.out_of_memory += 1
+            self._recycle(w)
+            return status, payload, False
         self._idle.put_nowait(w)
         return status, payload, status in (200, 400)
 
     @staticmethod
-    async def _receive(conn) -> tuple[int, tuple[int, dict]]:
+    async def _receive(conn) -> tuple[int, tuple[int, dict], bool]:
         """Wait, without blocking the event loop, until the worker answers (or dies)."""
         loop = asyncio.get_running_loop()
         ready = loop.create_future()

@@ -1,8 +1,8 @@
 """What one API request does, run inside a worker process: check the fields, call one public function, serialise.
 
-``run(endpoint, body)`` never raises: it returns ``(status, payload)``, 200 with
-the same JSON as the CLI's ``--format json``, or 400 with ``{"error", "column"}``
-for bad input.  Field values are only ever handed to matcalc's own parsers.
+``run(endpoint, body)`` raises only MemoryError (the worker answers it, then
+exits): it returns ``(status, payload)``, 200 with the same JSON as the CLI's
+``--format json``, or 400 with ``{"error", "column"}`` for bad input.  Field values are only ever handed to matcalc's own parsers.
 
 >>> run("derive", {"expr": "x'*A*x", "wrt": "x", "verify": False})[1]["result"]
 "(A + A')*x"
@@ -112,7 +112,7 @@ def run(endpoint: str, body) -> tuple[int, dict]:
     except USER_ERRORS as e:
         return 400, serialize.error_to_dict(e)
     except MemoryError:
-        return 400, {"error": "the request needs more memory than the server allows", "column": None}
+        raise  # the worker answers it and is replaced: after a failed allocation it may not be sound
     except Exception as e:  # a bug in matcalc: one line, never a traceback page
         where = traceback.extract_tb(e.__traceback__)[-1]
         return 500, {"error": f"internal error: {type(e).__name__}: {' '.join(str(e).split())} "
