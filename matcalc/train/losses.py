@@ -35,6 +35,7 @@ from ..errors import MatcalcError
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -320,11 +321,21 @@ class Objective:
             raise MatcalcError(f"lam must be a number >= 0, got {lam!r}")
         if not 0 <= self.alpha <= 1:
             raise MatcalcError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
-        self.loss = compiled(f)
-        self.reg = compiled(self.reg_formula) if self.reg_formula is not None else None
         self._reg_args = {"lam": self.lam}
-        if self.reg is not None and "alpha" in self.reg.gradient.names:
+        if self.reg_formula is not None and "alpha" in self.reg_formula.shapes:
             self._reg_args["alpha"] = self.alpha
+
+    # the documented forms (bias trick), derived and verified when first asked for: training evaluates
+    # the same functions with the bias apart (smooth), so a fit does not need these
+    @cached_property
+    def loss(self) -> CompiledFormula:
+        """The loss, derived, verified and compiled in the documented form (X with a row of ones)."""
+        return compiled(self.loss_formula)
+
+    @cached_property
+    def reg(self) -> CompiledFormula | None:
+        """The regularizer, derived, verified and compiled (``None`` for ``reg="none"``)."""
+        return compiled(self.reg_formula) if self.reg_formula is not None else None
 
     @property
     def l1(self) -> float:
