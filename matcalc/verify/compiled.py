@@ -5,22 +5,31 @@ from __future__ import annotations
 import numpy as np
 
 from .. import expr as E
-from .derivative import _counterexample, _dims_and_point, _rel, vec
-from .points import _compiled, dimension_symbols
+from .derivative import _compare, _counterexample, _dims_and_point, _redraw, _rel, vec
+from .points import SCALES, _compiled, dimension_symbols, regions_at
 from .report import Report, Trial, VerificationError
+from .steps import CONDITION, REDRAW_SCALE, REDRAWS, intermediate_ratio, scale_of
 
 
-def _check_directions(rng, nx, directions, exact, numeric, tiny, what, dims, point, found):
-    """Compare ``exact(V)`` with ``numeric(V)`` along random directions (flat, ``nx`` entries); the first
-    failure goes to ``found``."""
+def _judged(found, ana, units, f_at, x0, scale, tiny, name, what, dims, point):
+    """One finite-difference check of ``ana`` (steps.py) as (name, error); its failure goes to ``found``."""
+    num, err, how = _compare(ana, units, f_at, x0, scale, tiny, found["tol"])
+    found["refined"] += how is not False
+    found["weight"] = max(found["weight"], float(np.linalg.norm(ana)) / tiny, float(np.linalg.norm(num)) / tiny)
+    if not err <= found["tol"]:
+        found["unsteady"] |= how is None
+        if found["counter"] is None:
+            found["counter"] = _counterexample(dims, point, ana, num, what)
+    return (name if how is False else f"{name} (Ridders)", err)
+
+
+def _check_directions(rng, nx, directions, exact, f_at, x0, scale, tiny, what, dims, point, found):
+    """Compare ``exact(V)`` with finite differences of ``f_at`` along random directions (flat, ``nx``
+    entries); the first failure goes to ``found``."""
     out = []
     for _ in range(directions):
         V = rng.normal(size=nx)
-        ana, num = exact(V), numeric(V)
-        err = _rel(ana, num, tiny)
-        out.append((what, err))
-        if not err <= found["tol"] and found["counter"] is None:
-            found["counter"] = _counterexample(dims, point, ana, num, what)
+        out.append(_judged(found, exact(V), [V], f_at, x0, scale, tiny, what, what, dims, point))
     return out
 
 
@@ -57,35 +66,57 @@ class _Packed:
     def at(self, point: dict, flat) -> dict:
         return {**point, **{x.name: a for x, a in zip(self.xs, self.split(flat))}}
 
-    def step(self) -> float:
-        return 1e-5 * max(1.0, float(np.max(np.abs(self.x0)))) if self.x0.size else 1e-5
+    def scale(self) -> float:
+        return scale_of(self.x0) if self.x0.size else 1.0
 
 
 def _tiny(fx) -> float:
     return 1e-4 * (1.0 + float(np.max(np.abs(fx)))) if np.size(fx) else 1e-4
 
 
-def _check_compiled(kind: str, f: E.Expr, xs: list, variables, trial, shapes, tol, seed) -> Report:
+def _check_compiled(kind: str, f: E.Expr, xs: list, variables, trial, shapes, tol, seed, judged=()) -> Report:
     """The shared loop of the checks below: random non-square shapes, points in the domain, float64.
 
-    ``trial(point, rng, dims, found)`` returns the (method, error) pairs of one point."""
+    ``trial(point, rng, dims, found)`` returns the (method, error) pairs of one point.  Where a finite-difference
+    check disagrees and no step is steady, or ``f`` or an expression of ``judged`` is badly conditioned
+    (steps.py), the first point drawn again at a smaller scale that finite differences can judge, with a
+    derivative at least as large against the floor, is counted instead; without one, the first point is."""
     from ..emit.text import to_text
 
     variables = list(variables)
     rng = np.random.default_rng(seed)
     syms = dimension_symbols(variables, f)
-    found = {"tol": tol, "counter": None}
-    trials = []
+    counter, trials, refined, redrawn, unsteady = None, [], 0, 0, 0
+
+    def run(point, dims):
+        found = {"tol": tol, "counter": None, "refined": 0, "weight": 0.0, "unsteady": False, "hard": False}
+        return trial(point, rng, dims, found), found
+
     for t in range(shapes):
         dims, point = _dims_and_point(f, variables, syms, rng, t)
-        checks = trial(point, rng, dims, found)
+        checks, found = run(point, dims)
+        bad = found["counter"] is not None and not found["hard"] and (
+            found["unsteady"] or max(intermediate_ratio(e, variables, point) for e in (f, *judged)) > CONDITION)
+        for r in range(1, REDRAWS + 1 if bad else 1):
+            new = _redraw(f, variables, dims, rng, SCALES[t % len(SCALES)] * REDRAW_SCALE ** r,
+                          regions_at(f, variables, point), judged)
+            if new is None:
+                continue
+            checks2, found2 = run(new, dims)
+            if not (found2["counter"] is not None and (found2["hard"] or found2["unsteady"])) \
+                    and found2["weight"] >= min(1.0, found["weight"]):
+                point, checks, found, bad, redrawn = new, checks2, found2, False, redrawn + 1
+                break
+        counter = counter or found["counter"]
+        refined, unsteady = refined + found["refined"], unsteady + bad
         trials.append(Trial(dims, max(e for _, e in checks), checks, point))
-    ok = found["counter"] is None
+    ok = counter is None
     names = ", ".join(x.name for x in xs)
-    report = Report(to_text(f), names, "denominator", kind, tol, trials, "not run (compiled form)", ok)
+    report = Report(to_text(f), names, "denominator", kind, tol, trials, "not run (compiled form)", ok,
+                    refined=refined, redrawn=redrawn, unsteady=unsteady)
     if not ok:
         raise VerificationError(f"{kind} of {to_text(f)} wrt {names} disagrees with finite differences "
-                                f"(max relative error {report.max_rel_error:.2e} > {tol:g})", report, found["counter"])
+                                f"(max relative error {report.max_rel_error:.2e} > {tol:g})", report, counter)
     return report
 
 
@@ -102,30 +133,26 @@ def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directio
         val, *grads = fn(**point)
         ref = alone(**point)
         packed = _Packed(xs, point)
-        tiny, h, nx = _tiny(ref), packed.step(), packed.x0.size
+        tiny, scale, nx = _tiny(ref), packed.scale(), packed.x0.size
         grad = np.concatenate([vec(g) for g in grads])
         err = _rel(vec(val), vec(ref), tiny)
         checks = [("value", err)]
-        if not err <= tol and found["counter"] is None:
-            found["counter"] = _counterexample(dims, point, vec(val), vec(ref), "value")
+        if not err <= tol:
+            found["hard"] = True  # not a finite difference: no point drawn again excuses it
+            if found["counter"] is None:
+                found["counter"] = _counterexample(dims, point, vec(val), vec(ref), "value")
 
         def value_at(flat):
-            return float(np.asarray(fn(**packed.at(point, flat))[0], dtype=float))
-
-        def numeric(V):
-            return np.array([(value_at(packed.x0 + h * V) - value_at(packed.x0 - h * V)) / (2 * h)])
+            return np.array([float(np.asarray(fn(**packed.at(point, flat))[0], dtype=float))])
 
         def exact(V):
             return np.array([float(grad @ V)])
 
-        checks += _check_directions(rng, nx, directions, exact, numeric, tiny, "directional derivative",
-                                    dims, point, found)
+        checks += _check_directions(rng, nx, directions, exact, value_at, packed.x0, scale, tiny,
+                                    "directional derivative", dims, point, found)
         if nx <= 64:
-            num = np.array([numeric(_unit(j, nx))[0] for j in range(nx)])
-            err = _rel(grad, num, tiny)
-            checks.append(("entrywise", err))
-            if not err <= tol and found["counter"] is None:
-                found["counter"] = _counterexample(dims, point, grad, num, "gradient, entry by entry")
+            checks.append(_judged(found, grad.reshape(1, -1), [_unit(j, nx) for j in range(nx)], value_at,
+                                  packed.x0, scale, tiny, "entrywise", "gradient, entry by entry", dims, point))
         return checks
 
     return _check_compiled("value and gradient", f, xs, variables, trial, shapes, tol, seed)
@@ -146,38 +173,31 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
     def trial(point, rng, dims, found):
         packed = _Packed(xs, point)
         gx = np.concatenate([vec(g(**point)) for g in gfns])
-        tiny, h, nx = _tiny(gx), packed.step(), packed.x0.size
+        tiny, scale, nx = _tiny(gx), packed.scale(), packed.x0.size
 
         def grad_at(flat):
             at = packed.at(point, flat)
             return np.concatenate([vec(g(**at)) for g in gfns])
 
-        def numeric(V):
-            return (grad_at(packed.x0 + h * V) - grad_at(packed.x0 - h * V)) / (2 * h)
-
         def exact(V):
             out = fn(*packed.split(V), **point)
             return np.concatenate([vec(o) for o in (out if several else [out])])
 
-        checks = _check_directions(rng, nx, directions, exact, numeric, tiny, "Hessian-vector product",
-                                   dims, point, found)
+        checks = _check_directions(rng, nx, directions, exact, grad_at, packed.x0, scale, tiny,
+                                   "Hessian-vector product", dims, point, found)
         if nx <= 64:
-            Hn = np.stack([numeric(_unit(j, nx)) for j in range(nx)], axis=1)
-            Ha = np.stack([exact(_unit(j, nx)) for j in range(nx)], axis=1)
-            err = _rel(Ha, Hn, tiny)
-            checks.append(("entrywise", err))
-            if not err <= tol and found["counter"] is None:
-                found["counter"] = _counterexample(dims, point, Ha, Hn, "Hessian, column by column")
+            units = [_unit(j, nx) for j in range(nx)]
+            Ha = np.stack([exact(U) for U in units], axis=1)
+            checks.append(_judged(found, Ha, units, grad_at, packed.x0, scale, tiny, "entrywise",
+                                  "Hessian, column by column", dims, point))
         fx = float(np.asarray(ffn(**point), dtype=float))
 
         def f_at(flat):
-            return float(np.asarray(ffn(**packed.at(point, flat)), dtype=float))
+            return np.array([float(np.asarray(ffn(**packed.at(point, flat)), dtype=float))])
 
-        def f_numeric(V):
-            return np.array([(f_at(packed.x0 + h * V) - f_at(packed.x0 - h * V)) / (2 * h)])
-
-        checks += _check_directions(rng, nx, 1, lambda V: np.array([float(gx @ V)]), f_numeric,
+        checks += _check_directions(rng, nx, 1, lambda V: np.array([float(gx @ V)]), f_at, packed.x0, scale,
                                     1e-4 * (1.0 + abs(fx)), "gradient", dims, point, found)
         return checks
 
-    return _check_compiled("Hessian-vector product", f, xs, variables, trial, shapes, tol, seed)
+    return _check_compiled("Hessian-vector product", f, xs, variables, trial, shapes, tol, seed,
+                           tuple(_as_list(gradient)))
