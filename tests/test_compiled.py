@@ -355,6 +355,7 @@ SEVERAL = [
     ("tr(A*X*B*X') + u'*X*v", ("X", "u"), None, None),
     ("a*x'*x", ("a", "x"), {"a": "scalar"}, None),
     ("sum(relu(W*X + b*vector(1)'))", ("b", "W"), {"b": ("k", 1), "X": ("p", "n")}, None),
+    ("x'*(a*vector(1) + c*vector(1))", ("x", "a"), {"a": "scalar", "c": "scalar"}, None),  # a sum of scaled ones
 ]
 
 
@@ -422,3 +423,23 @@ def test_verify_catches_one_wrong_hvp_block(which):
 def test_bad_wrt_lists(wrt, message):
     with pytest.raises(matcalc.MatcalcError, match=message):
         matcalc.value_and_grad("x'*x", wrt)
+
+
+# -- sums of scaled ones: s*ones is the number s only beside a full-size term ----------------------------
+
+SCALED_ONES = [  # (expression, shapes, point, its value worked by hand)
+    ("x'*(a*vector(1) + c*vector(1))", {"a": "scalar", "c": "scalar"},
+     {"x": np.array([[1.0], [2.0], [-0.5]]), "a": 2.0, "c": -0.25}, 1.75 * 2.5),
+    ("x'*(a*vector(1) + vector(1))", {"a": "scalar"}, {"x": np.array([[1.0], [2.0], [-0.5]]), "a": 2.0}, 3.0 * 2.5),
+    ("u'*(a*matrix(1) + c*matrix(1))*v", {"a": "scalar", "c": "scalar", "u": ("m", 1), "v": ("n", 1)},
+     {"u": np.array([[1.0], [2.0]]), "v": np.array([[1.0], [-3.0], [0.5], [4.0]]), "a": 0.5, "c": 1.0}, 1.5 * 3.0 * 2.5),
+]
+
+
+@pytest.mark.parametrize("expr,shapes,point,value", SCALED_ONES)
+def test_sums_of_scaled_ones_keep_their_shape(expr, shapes, point, value):
+    names = [n for n in ("x", "u", "a") if n in point]
+    fn = matcalc.value_and_grad(expr, tuple(names), shapes=shapes)
+    assert np.isclose(float(fn(**point)[0]), value)
+    assert fn.verify().ok
+

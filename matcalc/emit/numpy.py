@@ -138,8 +138,9 @@ def _add(e: E.Add, c: Callable) -> str:
             return f"_isub(xp, {c(a)}, {c(E.matmul(E.const(-b.args[0].value), *b.args[1:]))})"
         return f"_iadd(xp, {c(a)}, {c(b)})"
     out = []
-    # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
-    full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
+    # a ones matrix (or s*ones) beside a full-size term is the number 1.0 (or s): broadcasting allocates
+    # nothing; without a full-size term (s*ones + t*ones) the ones stay, or the sum would be a number
+    full = any(not t.is_scalar and not isinstance(t, E.Ones) and _scaled_ones(t) is None for t in e.args)
     for i, t in enumerate(e.args):
         if isinstance(t, E.Ones) and full:
             out.append(("" if i == 0 else " + ") + "1.0")
