@@ -355,6 +355,7 @@ SEVERAL = [
     ("tr(A*X*B*X') + u'*X*v", ("X", "u"), None, None),
     ("a*x'*x", ("a", "x"), {"a": "scalar"}, None),
     ("sum(relu(W*X + b*vector(1)'))", ("b", "W"), {"b": ("k", 1), "X": ("p", "n")}, None),
+    ("tr(A*X*B*X')", ("X",), None, None),  # one matrix variable in a tuple: its product comes back bare
     ("x'*(a*vector(1) + c*vector(1))", ("x", "a"), {"a": "scalar", "c": "scalar"}, None),  # a sum of scaled ones
 ]
 

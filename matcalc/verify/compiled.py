@@ -139,7 +139,6 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
     ``x`` is the variable, or a list of them; then ``gradient`` is the list of the gradients in each, and
     ``fn`` takes one direction per variable and returns one product per variable."""
     xs = _as_list(x)
-    several = isinstance(x, (list, tuple))
     gfns = [_compiled(g, list(variables)) for g in _as_list(gradient)]
     ffn = _compiled(f, list(variables))
 
@@ -157,7 +156,8 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
 
         def exact(V):
             out = fn(*packed.split(V), **point)
-            return np.concatenate([vec(o) for o in (out if several else [out])])
+            # one product per variable; a single one (wrt=("W",) too) comes back bare, not as a 1-tuple
+            return np.concatenate([vec(o) for o in (out if isinstance(out, tuple) else [out])])
 
         checks = _check_directions(rng, nx, directions, exact, numeric, tiny, "Hessian-vector product",
                                    dims, point, found)
