@@ -444,3 +444,24 @@ def test_sums_of_scaled_ones_keep_their_shape(expr, shapes, point, value):
     assert np.isclose(float(fn(**point)[0]), value)
     assert fn.verify().ok
 
+
+# -- what an emitter reads through a node (log(sigmoid(z)) reads z, a product with diag(v) reads v) is still
+#    computed once ------------------------------------------------------------------------------------
+
+ONCE = [  # (kind, expression, wrt, shapes, code that must appear exactly once in the generated body)
+    ("value_and_grad", "y'*log(sigmoid(X'*w)) + (vector(1)-y)'*log(vector(1)-sigmoid(X'*w))", "w",
+     {"X": ("p", "n")}, "@ w)"),
+    ("hessian", SOFTMAX_CE, "W", SM_SHAPES, "xp.sum(Y, axis=0"),
+    ("hessian", "log(det(X'*diag(exp(v))*X))", "v", {"X": ("n", "p")}, "xp.exp(v)"),
+]
+
+
+@pytest.mark.parametrize("kind,expr,wrt,shapes,code", ONCE)
+def test_subexpressions_read_through_a_node_are_computed_once(kind, expr, wrt, shapes, code):
+    if kind == "hessian":
+        fn = matcalc.hessian(expr, wrt, shapes=shapes).to_numpy()
+    else:
+        fn = matcalc.value_and_grad(expr, wrt, shapes=shapes)
+    body = fn.source.split(f"def {fn.fn.__name__}(")[1]
+    assert body.count(code) == 1, body
+    assert fn.verify().ok

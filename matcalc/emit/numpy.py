@@ -378,8 +378,10 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
     counts = uses(outputs)
     temps: dict = {}
     lines: list = []
+    asked: Counter = Counter()
 
     def c(node: E.Expr) -> str:
+        asked[node] += 1
         if node in temps:
             return temps[node]
         try:
@@ -397,6 +399,15 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
     c.names = names
     c.sizes = Sizes()
     c.counts = counts
+    # a dry run first: an emitter that looks through a node (log(sigmoid(z)) reads z, a product with diag(v)
+    # reads v) asks for a child more often than its parents are counted; one asked for twice is a temporary
+    # too (computed once, never overwritten).  More temporaries only ask for their children less often.
+    for e in outputs:
+        c(e)
+    for node, k in asked.items():
+        counts[node] = max(counts[node], k)
+    temps.clear()
+    lines.clear()
     bodies = [c(e) for e in outputs]
     arg_names = [names.vars[v.name] for v in arrays]
     npos = len([v for v in positional if "dimension" not in v.assume])
