@@ -465,3 +465,40 @@ def test_subexpressions_read_through_a_node_are_computed_once(kind, expr, wrt, s
     body = fn.source.split(f"def {fn.fn.__name__}(")[1]
     assert body.count(code) == 1, body
     assert fn.verify().ok
+
+
+# -- one variable's gradient tiny beside another's: a wrong one is judged against its own size -------------
+
+SMALL_BESIDE_LARGE = [  # (expression, wrt, shapes): the gradient in the second variable is ~1e-6 of the first's
+    ("1000000*x'*x + a*sum(y)", ("x", "a"), {"a": "scalar"}),
+    ("1000000*x'*x + a^2*sum(y)", ("x", "a"), {"a": "scalar"}),
+    ("1000000*normF(W)^2 + b'*y", ("W", "b"), {"W": ("k", "p"), "b": ("k", 1)}),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes", SMALL_BESIDE_LARGE)
+def test_verify_catches_a_wrong_small_gradient_beside_a_large_one(expr, wrt, shapes):
+    p = matcalc.parse(expr, shapes=shapes)
+    variables = list(p.variables.values())
+    xs = [p.variables[w] for w in wrt]
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes).result for w in wrt]
+    assert verify_value_and_grad(compile_exprs([p.expr, *grads], variables), p.expr, xs, variables).ok
+    wrong = compile_exprs([p.expr, grads[0], E.matmul(E.const(2), grads[1])], variables)
+    with pytest.raises(VerificationError):
+        verify_value_and_grad(wrong, p.expr, xs, variables)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes", SMALL_BESIDE_LARGE[1:2])
+def test_verify_catches_a_wrong_small_hvp_block_beside_a_large_one(expr, wrt, shapes):
+    p = matcalc.parse(expr, shapes=shapes)
+    variables = list(p.variables.values())
+    right = matcalc.hvp(expr, wrt, shapes=shapes)
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes).result for w in wrt]
+
+    def wrong(*directions, **arrays):
+        hx, ha = right(*directions, **arrays)
+        return hx, 2 * ha
+
+    assert right.verify().ok
+    with pytest.raises(VerificationError):
+        verify_hvp(wrong, p.expr, grads, [p.variables[w] for w in wrt], variables)

@@ -57,6 +57,21 @@ class _Packed:
     def at(self, point: dict, flat) -> dict:
         return {**point, **{x.name: a for x, a in zip(self.xs, self.split(flat))}}
 
+    def blocks(self) -> list:
+        """(label suffix, slice) of each variable in the packed vector: a wrong gradient of a variable whose
+        entries are small beside another's is judged against its own size, not drowned in the other's."""
+        out, i = [], 0
+        for x, n in zip(self.xs, self.sizes):
+            out.append(("" if len(self.xs) == 1 else f" in {x.name}", slice(i, i + n)))
+            i += n
+        return out
+
+    def embed(self, part: slice, V) -> np.ndarray:
+        """A packed direction that is ``V`` on ``part`` and zero elsewhere."""
+        full = np.zeros(self.x0.size)
+        full[part] = V
+        return full
+
     def step(self) -> float:
         return 1e-5 * max(1.0, float(np.max(np.abs(self.x0)))) if self.x0.size else 1e-5
 
@@ -118,14 +133,19 @@ def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directio
         def exact(V):
             return np.array([float(grad @ V)])
 
-        checks += _check_directions(rng, nx, directions, exact, numeric, tiny, "directional derivative",
-                                    dims, point, found)
+        for label, part in packed.blocks():  # each variable along its own directions
+            n = part.stop - part.start
+            checks += _check_directions(rng, n, directions, lambda V: exact(packed.embed(part, V)),
+                                        lambda V: numeric(packed.embed(part, V)), tiny,
+                                        "directional derivative" + label, dims, point, found)
         if nx <= 64:
             num = np.array([numeric(_unit(j, nx))[0] for j in range(nx)])
-            err = _rel(grad, num, tiny)
-            checks.append(("entrywise", err))
-            if not err <= tol and found["counter"] is None:
-                found["counter"] = _counterexample(dims, point, grad, num, "gradient, entry by entry")
+            for label, part in packed.blocks():
+                err = _rel(grad[part], num[part], tiny)
+                checks.append(("entrywise" + label, err))
+                if not err <= tol and found["counter"] is None:
+                    found["counter"] = _counterexample(dims, point, grad[part], num[part],
+                                                       "gradient" + label + ", entry by entry")
         return checks
 
     return _check_compiled("value and gradient", f, xs, variables, trial, shapes, tol, seed)
@@ -159,15 +179,19 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
             # one product per variable; a single one (wrt=("W",) too) comes back bare, not as a 1-tuple
             return np.concatenate([vec(o) for o in (out if isinstance(out, tuple) else [out])])
 
-        checks = _check_directions(rng, nx, directions, exact, numeric, tiny, "Hessian-vector product",
-                                   dims, point, found)
+        checks = []
+        for label, part in packed.blocks():  # each variable's product, judged against its own size
+            checks += _check_directions(rng, nx, directions, lambda V: exact(V)[part], lambda V: numeric(V)[part],
+                                        tiny, "Hessian-vector product" + label, dims, point, found)
         if nx <= 64:
             Hn = np.stack([numeric(_unit(j, nx)) for j in range(nx)], axis=1)
             Ha = np.stack([exact(_unit(j, nx)) for j in range(nx)], axis=1)
-            err = _rel(Ha, Hn, tiny)
-            checks.append(("entrywise", err))
-            if not err <= tol and found["counter"] is None:
-                found["counter"] = _counterexample(dims, point, Ha, Hn, "Hessian, column by column")
+            for label, part in packed.blocks():
+                err = _rel(Ha[part], Hn[part], tiny)
+                checks.append(("entrywise" + label, err))
+                if not err <= tol and found["counter"] is None:
+                    found["counter"] = _counterexample(dims, point, Ha[part], Hn[part],
+                                                       "Hessian" + label + ", column by column")
         fx = float(np.asarray(ffn(**point), dtype=float))
 
         def f_at(flat):
@@ -176,8 +200,11 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
         def f_numeric(V):
             return np.array([(f_at(packed.x0 + h * V) - f_at(packed.x0 - h * V)) / (2 * h)])
 
-        checks += _check_directions(rng, nx, 1, lambda V: np.array([float(gx @ V)]), f_numeric,
-                                    1e-4 * (1.0 + abs(fx)), "gradient", dims, point, found)
+        for label, part in packed.blocks():
+            n = part.stop - part.start
+            checks += _check_directions(rng, n, 1, lambda V: np.array([float(gx @ packed.embed(part, V))]),
+                                        lambda V: f_numeric(packed.embed(part, V)), 1e-4 * (1.0 + abs(fx)),
+                                        "gradient" + label, dims, point, found)
         return checks
 
     return _check_compiled("Hessian-vector product", f, xs, variables, trial, shapes, tol, seed)
