@@ -502,3 +502,28 @@ def test_verify_catches_a_wrong_small_hvp_block_beside_a_large_one(expr, wrt, sh
     assert right.verify().ok
     with pytest.raises(VerificationError):
         verify_hvp(wrong, p.expr, grads, [p.variables[w] for w in wrt], variables)
+
+
+# -- a size no array carries, passed by name: a positive integer or a one-line error, never truncated ------
+
+FREE_SIZES = [  # (p passed, the value of tr(kron(eye(p), T)) at T = eye(2), or the error's words)
+    (3, 6.0),
+    (np.int64(2), 4.0),
+    (3.0, 6.0),
+    (2.7, "positive integer"),
+    (0.5, "positive integer"),
+    (0, "positive integer"),
+    (-1, "positive integer"),
+    ("3", "positive integer"),
+    (True, "positive integer"),
+]
+
+
+@pytest.mark.parametrize("p,expected", FREE_SIZES)
+def test_free_size_is_a_positive_integer(p, expected):
+    fn = matcalc.value_and_grad("tr(kron(eye(p), T))", "T", shapes={"T": ("m", "m")})
+    if isinstance(expected, str):
+        with pytest.raises(matcalc.MatcalcError, match=expected):
+            fn(T=np.eye(2), p=p)
+    else:
+        assert float(fn(T=np.eye(2), p=p)[0]) == expected

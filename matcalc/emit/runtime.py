@@ -55,7 +55,15 @@ _helper('''
 def _dim(dims, name):
     if name not in dims:
         raise InputShapeError(f"the size {name} is not carried by any input array; pass it as {name}=...")
-    return int(dims[name])
+    v = dims[name]
+    ok = not isinstance(v, (bool, str)) and getattr(v, "ndim", 0) == 0
+    try:
+        ok = ok and float(v) == int(v) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputShapeError(f"the size {name} must be a positive integer, got {v!r}")
+    return int(v)
 ''')
 
 _helper('''
