@@ -132,6 +132,14 @@ def _as_shape(xp, r, shape, ft):
 ''')
 
 _helper('''
+def _lift(xp, v, ft, dev):
+    """A Python number as a 0-d array of the inputs' dtype: the functions of libraries other than NumPy take arrays only."""
+    if xp is np or hasattr(v, "shape"):
+        return v
+    return xp.asarray(v, dtype=ft, device=dev)
+''')
+
+_helper('''
 def _eye(xp, n, dt, dev):
     return np.eye(n, dtype=dt) if xp is np else xp.eye(n, dtype=dt, device=dev)
 ''')
