@@ -18,6 +18,7 @@ from .errors import MatcalcError, TooLargeError
 from .rules import VariableAbsentError, adjoint, adjoint_symbol, vec_coefficient
 from .emit.latex import to_latex
 from .emit.numpy import Compiled, compile_expr, compile_exprs
+from .emit.prepared import compile_prepared
 from .emit.text import to_text
 from .functions import FUNCTIONS
 from .parse import Parsed, parse, parse_latex
@@ -464,6 +465,9 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     ``<grad f(x), V>``, derived by the same rules as every other gradient.  With several variables
     (``wrt=("W", "b")``) the Hessian is over all of them: ``fn(V_W, V_b, /, **arrays)`` takes one
     direction per variable and returns one product per variable, ``H_WW V_W + H_Wb V_b`` first.
+    ``fn.at(**arrays)`` is the product at one point as a function of the directions alone: what does
+    not depend on them (the curvature of the loss at the point) is computed once, as conjugate
+    gradients need.
 
     >>> import numpy as np
     >>> fn = hvp("x'*A*x", wrt="x")
@@ -507,7 +511,7 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
             hv = E.zeros(v.shape)
         hvs.append(hv)
     variables = list(p.variables.values())
-    fn = compile_exprs(hvs, variables, fname="hvp", positional=tuple(Vs))
+    fn = compile_prepared(hvs, variables, "hvp", tuple(Vs))
     # the check draws points that satisfy the assumptions and perturbs wrt in every direction, so it
     # differences the gradients with every entry independent (gs)
     x, g = (vs, gs) if several else (vs[0], gs[0])

@@ -532,6 +532,7 @@ def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self
             if hessians and fp.parsed.expr.is_scalar:
                 hd = matcalc.hessian(case.text, wrt=case.wrt, layout=layout, shapes=shapes_of(), assume=case.assume)
                 results[("h", layout)] = (hd, hd.to_numpy())
+        compiled = _compiled_pair(case, fp, hessians)
     except _Timeout:
         return Outcome("timeout", f"derivation over {time_limit:g} s", time.process_time() - t0)
     except Exception as e:  # noqa: BLE001
@@ -542,6 +543,7 @@ def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self
     elapsed = time.process_time() - t0
     fshape = tuple(fp.parsed.expr.shape)
     tried = 0
+    directions = np.random.default_rng(2026)  # its own generator: the points drawn stay those of the rng given
     for _ in range(4 * points):
         if tried == points:
             break
@@ -589,13 +591,18 @@ def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self
             if not ok:
                 return Outcome("wrong", f"{d.kind} ({layout}) = {d} disagrees with finite differences at "
                                f"{sizes} (relative error {err:.1e})", elapsed)
+        if compiled is not None:
+            bad = _judge_compiled(compiled, fp, pt, directions)
+            if bad is not None:
+                return Outcome(bad[0], bad[1], elapsed)
     if tried == 0:
         return Outcome("nopoint", "the judge found no point in the domain", elapsed)
     if self_check:
         bad = _self_check(case, results[("d", "denominator")][0])
         if bad is not None:
             return Outcome(bad[0], bad[1], elapsed)
-    return Outcome("ok", "", elapsed, [f"{k[0]}-{k[1]}" for k in results])
+    what = [f"{k[0]}-{k[1]}" for k in results] + (["value_and_grad", "hvp"][:len(compiled[1:])] if compiled else [])
+    return Outcome("ok", "", elapsed, what)
 
 
 def _self_check(case: Case, d) -> tuple | None:
@@ -610,4 +617,108 @@ def _self_check(case: Case, d) -> tuple | None:
     except Exception as e:  # noqa: BLE001
         if not is_clear(e):
             return "internal", f"verify/check of {d}: {type(e).__name__}: {e}"
+    return None
+
+
+# -- value_and_grad and hvp over several variables at once -------------------------------------------
+
+def _compiled_pair(case: Case, fp: FunctionAtPoints, hessians: bool):
+    """For a scalar function: (names, value_and_grad over every array variable, hvp over the first two of
+    them, or None); None when the function is not scalar or matcalc refuses clearly."""
+    if not fp.parsed.expr.is_scalar:
+        return None
+    names = tuple(v.name for v in fp.variables if "dimension" not in v.assume)
+    try:
+        vg = matcalc.value_and_grad(case.text, wrt=names, shapes=shapes_of(), assume=case.assume)
+    except matcalc.MatcalcError:
+        return None
+    if not hessians:
+        return names, vg
+    try:
+        return names, vg, matcalc.hvp(case.text, wrt=names[:2], shapes=shapes_of(), assume=case.assume)
+    except matcalc.MatcalcError:
+        return names, vg
+
+
+def _judge_compiled(compiled, fp: FunctionAtPoints, pt: dict, rng) -> tuple | None:
+    """Each gradient of value_and_grad against finite differences of the function alone in its own
+    variable; the joint Hessian-vector product against differences of those gradients."""
+    names, vg = compiled[0], compiled[1]
+    try:
+        with np.errstate(all="ignore"):
+            value, *grads = vg(**pt)
+    except Exception as e:  # noqa: BLE001
+        return "internal", f"evaluating value_and_grad over {names}: {type(e).__name__}: {e}"
+    fx = _vec(fp.f(**pt))
+    floor = 1e-6 * (1 + float(np.max(np.abs(fx))))
+    if not np.allclose(_vec(value), fx, rtol=1e-7, atol=1e-9 * (1 + float(np.max(np.abs(fx))))):
+        return "wrong", f"value_and_grad over {names}: value {float(_vec(value)[0])!r} is not f = {float(fx[0])!r}"
+    for name, g in zip(names, grads):
+        scale = max(1.0, float(np.max(np.abs(_vec(pt[name])))))
+        with np.errstate(all="ignore"):
+            num = _Lazy(lambda h: fd_jacobian(fp.f, pt, name, h * scale), (1e-5, 1e-6, 1e-4))
+            ana = _vec(g).reshape(1, -1)
+            if ana.shape != num.first().shape:
+                return "wrong", f"value_and_grad over {names}: the gradient in {name} is {np.shape(g)}"
+            if not np.all(np.isfinite(ana)) or not np.all(np.isfinite(num.first())):
+                continue
+            ok, err = _agree(ana, num, floor, 1e-4)
+        if not ok:
+            return "wrong", f"value_and_grad over {names}: the gradient in {name} disagrees with finite " \
+                            f"differences (relative error {err:.1e})"
+    if len(compiled) < 3:
+        return None
+    hv, two = compiled[2], names[:2]
+    structured = {v.name: v.assume for v in fp.variables}
+
+    def direction(n, symmetric: bool):
+        if not np.ndim(pt[n]):
+            return float(rng.normal())
+        v = rng.normal(size=np.shape(pt[n]))
+        return (v + v.T) / 2 if symmetric and structured[n] & {"symmetric", "spd"} else v
+
+    def along(V, h):
+        return {**pt, **{n: np.asarray(pt[n], dtype=float) + h * v for n, v in zip(two, V)}}
+
+    def product(V):
+        out = hv(*V, **pt)
+        return np.concatenate([_vec(o) for o in (out if len(two) > 1 else [out])])
+
+    scale = max(1.0, *(float(np.max(np.abs(_vec(pt[n])))) for n in two))
+    try:
+        with np.errstate(all="ignore"):
+            # 1. <V, H V> against the second difference of the function alone along any V (the Hessian is
+            #    the one with every entry independent, as the product is)
+            V = [direction(n, False) for n in two]
+            ana = np.array([float(np.concatenate([_vec(v) for v in V]) @ product(V))])
+
+            def second(h):
+                h = h * scale
+                f0, fp_, fm = (float(_vec(fp.f(**along(V, t)))[0]) for t in (0.0, h, -h))
+                return np.array([(fp_ - 2 * f0 + fm) / (h * h)])
+
+            num = _Lazy(lambda h: second(h) if h > 0 else (4 * second(-h / 2) - second(-h)) / 3, (1e-4, 1e-3, -1e-3))
+            if np.all(np.isfinite(ana)) and np.all(np.isfinite(num.first())):
+                ok, err = _agree(ana, num, 1e-4 * (1 + float(np.max(np.abs(fx)))), 1e-3)
+                if not ok:
+                    return "wrong", f"hvp over {two}: <V, H V> disagrees with second differences of f " \
+                                    f"(relative error {err:.1e})"
+            # 2. the whole product against differences of the gradients, along a direction that keeps
+            #    the assumptions (the gradients are simplified with them); a one-hot variable is not moved
+            if any("onehot" in structured[n] for n in two):
+                return None
+            V = [direction(n, True) for n in two]
+
+            def gradients(h):
+                return np.concatenate([_vec(g) for g in vg(**along(V, h))[1:len(two) + 1]])
+
+            ana = product(V)
+            num = _Lazy(lambda h: (gradients(h * scale) - gradients(-h * scale)) / (2 * h * scale), (1e-5, 1e-6, 1e-4))
+            if not np.all(np.isfinite(ana)) or not np.all(np.isfinite(num.first())):
+                return None
+            ok, err = _agree(ana, num, 1e-4 * (1 + float(np.max(np.abs(fx)))), 1e-3)
+    except Exception as e:  # noqa: BLE001
+        return "internal", f"evaluating hvp over {two}: {type(e).__name__}: {e}"
+    if not ok:
+        return "wrong", f"hvp over {two} disagrees with differences of the gradients (relative error {err:.1e})"
     return None

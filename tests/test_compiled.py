@@ -7,6 +7,7 @@ emitter (np.kron, np.diagflat, an explicit commutation matrix).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -527,3 +528,32 @@ def test_free_size_is_a_positive_integer(p, expected):
             fn(T=np.eye(2), p=p)
     else:
         assert float(fn(T=np.eye(2), p=p)[0]) == expected
+
+
+# -- a Hessian-vector product prepared at one point: the direction-free work done once ---------------
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", CASES + SEVERAL)
+def test_hvp_at_a_point_is_the_same_product(expr, wrt, shapes, assume):
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    point = fn.verify(shapes=1, directions=1).trials[0].point
+    names = wrt if isinstance(wrt, tuple) else (wrt,)
+    rng = np.random.default_rng(3)
+    directions = [[rng.normal(size=np.shape(point[n])) if np.ndim(point[n]) else float(rng.normal()) for n in names]
+                  for _ in range(3)]
+    at = fn.at(**point)
+    for _ in range(2):  # calling it again, after other directions, gives the same: the kept state is never overwritten
+        for ds in directions:
+            got, want = at(*ds), fn(*ds, **point)
+            for g, w in zip(got if isinstance(wrt, tuple) else [got], want if isinstance(wrt, tuple) else [want]):
+                assert np.allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,assume", [CASES[0], CASES[1], SEVERAL[0], SEVERAL[1]])
+def test_the_curvature_of_a_loss_is_prepared_once(expr, wrt, shapes, assume):
+    """For the losses the trainer's Newton-CG uses, the products with the data that do not involve the
+    direction (the scores, their softmax or sigmoid) sit in the prepare function, not in apply."""
+    fn = matcalc.hvp(expr, wrt, shapes=shapes, assume=assume)
+    assert fn.prepared is not None
+    apply_src = fn.source[fn.source.index("def hvp_apply"):fn.source.index("\ndef hvp(")]
+    assert "_sigmoid" not in apply_src and "_softmax" not in apply_src and "_log_softmax" not in apply_src
+    assert not re.search(r"@ w\b|\bW @", apply_src)

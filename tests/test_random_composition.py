@@ -2,7 +2,11 @@
 
 Each expression's gradient or Jacobian, and for a scalar its Hessian, in both
 layouts, is compared with central finite differences of the function alone
-(tests/random_expressions.py).  Every outcome must be a right answer or a
+(tests/random_expressions.py).  A scalar function is also compiled by
+value_and_grad over all its variables at once (each gradient against finite
+differences of the function in that variable) and by hvp over two of them
+(<V, H V> against second differences of the function, the whole product
+against differences of the gradients).  Every outcome must be a right answer or a
 clear one-line matcalc error: never a wrong answer, an internal error or a
 derivation over 10 s.  The long run is scripts/random_composition.py.
 """
@@ -65,3 +69,27 @@ def test_the_judge_catches_a_wrong_derivative(monkeypatch):
 
     out = judge(Case("x'*A*x", "x", {}, 2), np.random.default_rng(0), hessians=False)
     assert out.status == "wrong", out
+
+
+@pytest.mark.parametrize("which", ["value_and_grad", "hvp"])
+def test_the_judge_catches_a_wrong_compiled_function_of_several_variables(monkeypatch, which):
+    # the compiled leg of the judge must be able to fail too: one gradient (or one block of the product)
+    # off by a factor is reported wrong
+    import matcalc
+    from random_expressions import Case
+
+    real = getattr(matcalc, which)
+
+    def off(*a, **k):
+        fn = real(*a, **k)
+
+        def wrong(*args, **kw):
+            out = list(fn(*args, **kw))
+            out[-1] = 1.5 * out[-1]
+            return tuple(out)
+
+        return wrong
+
+    monkeypatch.setattr(matcalc, which, off)
+    out = judge(Case("x'*A*x + sum(exp(A))", "x", {}, 2), np.random.default_rng(0))
+    assert out.status == "wrong" and which in out.detail, out

@@ -129,6 +129,8 @@ def test_hessian_vector_products_are_derived_and_match_differences_of_the_gradie
     numeric = (prob.value_and_grad(W + h * V)[1] - prob.value_and_grad(W - h * V)[1]) / (2 * h)
     assert hv.shape == W.shape
     assert np.linalg.norm(hv - numeric) <= 1e-6 * max(1.0, np.linalg.norm(numeric))
+    at = prob.hvp_at(W)  # the curvature at W kept for conjugate gradients: the same products
+    assert np.allclose(at(V), hv, rtol=1e-12, atol=1e-14) and np.allclose(at(2 * V), 2 * hv, rtol=1e-12, atol=1e-14)
     f = smooth(loss, weighted, l2)
     assert all(r.ok for r in f.reports) and len(f.reports) == 2  # the gradient and the HVP were both verified
 

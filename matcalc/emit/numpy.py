@@ -270,18 +270,40 @@ class Compiled:
     shapes: tuple = ()  # the shape of every output, when there are several
     checker: Callable | None = field(default=None, repr=False)  # what .verify() runs
     input_error: type = field(default=ValueError, repr=False)  # the generated code's own error for bad arrays
+    prepared: tuple | None = field(default=None, repr=False)  # (prepare, apply, state names, one state): see at()
 
     def __call__(self, *args, **kwargs):
+        return self._run(self.fn, *args, **kwargs)
+
+    def _run(self, fn, *args, **kwargs):
         if self.renamed:
             kwargs = {self.renamed.get(k, k): v for k, v in kwargs.items()}
         try:
-            return self.fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except self.input_error as e:
             raise InputError(str(e)) from None
         except TypeError as e:  # a missing or unexpected argument name
-            if str(e).startswith(f"{self.fn.__name__}()"):
-                raise InputError(str(e).replace(f"{self.fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
+            if str(e).startswith(f"{fn.__name__}()"):
+                raise InputError(str(e).replace(f"{fn.__name__}() ", f"the compiled function ({', '.join(self.names)}) ")) from None
             raise
+
+    def at(self, **arrays) -> Callable:
+        """The function of the positional arguments (a Hessian-vector product's directions) alone, at the
+        point ``arrays``: the work that does not depend on them is done once, here.
+
+        >>> import matcalc, numpy as np
+        >>> hv = matcalc.hvp("sum(softplus(X'*w))", wrt="w").at(X=np.eye(2), w=np.zeros(2))
+        >>> hv(np.array([1.0, 0.0])).ravel().tolist()         # sigmoid'(0) = 1/4
+        [0.25, 0.0]
+        """
+        if self.prepared is None:
+            return lambda *args: self(*args, **arrays)
+        prepare, apply, state_names, one = self.prepared
+        state = self._run(prepare, **arrays)
+        kept = dict(zip(state_names, (state,) if one else state))
+        if self.renamed:
+            arrays = {self.renamed.get(k, k): v for k, v in arrays.items()}
+        return lambda *args: self._run(apply, *args, **arrays, **kept)
 
     def verify(self, **kwargs):
         """Check the compiled function against central finite differences in float64, at random
@@ -367,19 +389,22 @@ def share_log_softmax(outputs: list) -> list:
     return [go(e) for e in outputs]
 
 
-def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
-    """Compile several expressions into one function that returns them all, sharing their common
-    subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
-    by position only (a Hessian-vector product's direction).
+@dataclass
+class FunctionSource:
+    """The code of one generated function (no header, no helpers) and what its caller needs to know."""
 
-    >>> from matcalc import expr as E
-    >>> import numpy as np
-    >>> x = E.var("x", "n")
-    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
-    >>> value, grad = f(x=np.array([1.0, 2.0]))
-    >>> float(value), grad.ravel().tolist()
-    (5.0, [2.0, 4.0])
-    """
+    src: str
+    fname: str
+    taken: list  # the Var nodes taken by name, in order
+    npos: int  # how many positional (direction) arguments come first
+    names: "Names"
+    free: list  # dimensions no input carries: passed by name
+    outputs: list
+
+
+def function_source(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> FunctionSource:
+    """The source of ``fname``, which returns every expression of ``outputs`` (lowered, sharing their
+    common subexpressions); ``variables`` are taken by name, ``positional`` first, by position only."""
     arrays = [v for v in list(positional) + list(variables) if "dimension" not in v.assume]
     memo: dict = {}
     outputs = share_log_softmax([lower(e, memo) for e in outputs])
@@ -452,19 +477,43 @@ def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: 
         else:
             rets.append(f"_as_shape(xp, _r{i}, ({names.dim(e.rows)}, {names.dim(e.cols)}), _ft)")
     src = "\n".join(head + checks + lines + ["    return " + ", ".join(rets)]) + "\n"
-    source = HEADER + "\n\n" + helpers_for(src) + "\n\n" + src
+    return FunctionSource(src, fname, arrays[npos:], npos, names, free, outputs)
+
+
+def assemble(functions: list, main: FunctionSource, extra: str = "") -> Compiled:
+    """One standalone module holding ``functions`` (and ``extra`` code), with the helpers they call;
+    the :class:`Compiled` calls ``main`` (the last function defined, when ``extra`` defines it)."""
+    body = "\n\n".join(f.src for f in functions) + (("\n\n" + extra) if extra else "")
+    source = HEADER + "\n\n" + helpers_for(body) + "\n\n" + body
     namespace: dict = {}
     try:
-        code = compile(source, f"<matcalc {fname}>", "exec")
+        code = compile(source, f"<matcalc {main.fname}>", "exec")
     except (RecursionError, MemoryError):
         raise PrinterError("the expression is too large to compile to NumPy") from None
     exec(code, namespace)  # generated code, never user text: names pass through Names, strings through repr
-    taken = [v for v in arrays[npos:]]
-    return Compiled(source=source, fn=namespace[fname], names=tuple(v.name for v in taken),
+    taken, names, outputs = main.taken, main.names, main.outputs
+    return Compiled(source=source, fn=namespace[main.fname], names=tuple(v.name for v in taken),
                     shape=outputs[0].shape if len(outputs) == 1 else tuple(e.shape for e in outputs),
-                    free_dims=tuple(free),
+                    free_dims=tuple(main.free),
                     renamed={v.name: names.vars[v.name] for v in taken if names.vars[v.name] != v.name},
                     shapes=tuple(e.shape for e in outputs), input_error=namespace.get("InputShapeError", ValueError))
+
+
+def compile_exprs(outputs: list, variables: list, fname: str = "f", positional: tuple = ()) -> Compiled:
+    """Compile several expressions into one function that returns them all, sharing their common
+    subexpressions.  ``variables`` are the Var nodes taken by name, ``positional`` those taken first,
+    by position only (a Hessian-vector product's direction).
+
+    >>> from matcalc import expr as E
+    >>> import numpy as np
+    >>> x = E.var("x", "n")
+    >>> f = compile_exprs([E.matmul(E.transpose(x), x), E.matmul(E.const(2), x)], [x])
+    >>> value, grad = f(x=np.array([1.0, 2.0]))
+    >>> float(value), grad.ravel().tolist()
+    (5.0, [2.0, 4.0])
+    """
+    fs = function_source(outputs, variables, fname, positional)
+    return assemble([fs], fs)
 
 
 def compile_expr(e: E.Expr, variables: list, fname: str = "f", out_shape=None) -> Compiled:

@@ -246,7 +246,7 @@ class _LinearClassifier(Params):
                       l1_gradient=obj.l1_split_gradient(mask) if obj.l1 > 0 else None, tol=self.tol or 0.0,
                       max_iter=self.max_iter, callback=cb)
         else:
-            r = newton_cg(problem.value_and_grad, problem.hvp, W0,
+            r = newton_cg(problem.value_and_grad, problem.hvp, W0, hvp_at=problem.hvp_at,
                           tol=self.tol or 0.0, max_iter=self.max_iter, callback=cb)
         # with L1, L-BFGS's objective is on the split w = u - v and already holds the L1 term
         return np.asarray(r.w, dtype=problem.dtype), list(r.losses), max(1, r.n_iter), r.message, r.converged

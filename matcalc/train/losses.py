@@ -35,6 +35,7 @@ from ..errors import MatcalcError
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -247,14 +248,21 @@ class Smooth:
     reports: list
     _hvp: object = None
 
-    def hvp(self, direction, direction_b, **arrays):
-        """The Hessian of the smooth objective at ``arrays`` applied to ``(direction, direction_b)``: two parts."""
+    def _hvp_fn(self):
         with _HVP_LOCK:  # derived and verified once, also when several threads (Dask blocks) ask at once
             if self._hvp is None:
                 fn = hvp(self.text, (self.wrt, "b"), shapes=self.shapes, assume=self.assume)
                 self.reports.append(fn.verify())
                 self._hvp = fn
-        return self._hvp(direction, direction_b, **arrays)
+        return self._hvp
+
+    def hvp(self, direction, direction_b, **arrays):
+        """The Hessian of the smooth objective at ``arrays`` applied to ``(direction, direction_b)``: two parts."""
+        return self._hvp_fn()(direction, direction_b, **arrays)
+
+    def hvp_at(self, **arrays):
+        """The Hessian at ``arrays`` as a function of ``(direction, direction_b)``; the curvature is computed once."""
+        return self._hvp_fn().at(**arrays)
 
 
 _SMOOTH_CACHE: dict[tuple, Smooth] = {}
@@ -313,11 +321,21 @@ class Objective:
             raise MatcalcError(f"lam must be a number >= 0, got {lam!r}")
         if not 0 <= self.alpha <= 1:
             raise MatcalcError(f"alpha (the elastic-net L1 share) must be in [0, 1], got {alpha!r}")
-        self.loss = compiled(f)
-        self.reg = compiled(self.reg_formula) if self.reg_formula is not None else None
         self._reg_args = {"lam": self.lam}
-        if self.reg is not None and "alpha" in self.reg.gradient.names:
+        if self.reg_formula is not None and "alpha" in self.reg_formula.shapes:
             self._reg_args["alpha"] = self.alpha
+
+    # the documented forms (bias trick), derived and verified when first asked for: training evaluates
+    # the same functions with the bias apart (smooth), so a fit does not need these
+    @cached_property
+    def loss(self) -> CompiledFormula:
+        """The loss, derived, verified and compiled in the documented form (X with a row of ones)."""
+        return compiled(self.loss_formula)
+
+    @cached_property
+    def reg(self) -> CompiledFormula | None:
+        """The regularizer, derived, verified and compiled (``None`` for ``reg="none"``)."""
+        return compiled(self.reg_formula) if self.reg_formula is not None else None
 
     @property
     def l1(self) -> float:

@@ -186,6 +186,24 @@ class Problem:
         (hv,) = self._run(BlockHvp(self.spec, W, np.asarray(V, dtype=self.dtype)))
         return hv
 
+    def hvp_at(self, W: np.ndarray):
+        """``V -> hvp(W, V)``.  For an array in memory the curvature at ``W`` (the sigmoid or softmax of
+        the scores) is computed once, here, and each product costs two passes over the data, not three."""
+        W = np.asarray(W, dtype=self.dtype)
+        if self.Xb is None:
+            return lambda V: self.hvp(W, V)
+        f = smooth(self.spec.loss, self.spec.weighted, self.spec.l2)
+        at = f.hvp_at(**self.spec.arrays(W, self.Xb, self.T, self.weights))
+        binary, share = self.spec.binary, self.spec.share(self.Xb)
+
+        def product(V):
+            hW, hb = at(*split(np.asarray(V, dtype=self.dtype), binary))
+            hv = join(hW, hb, binary)
+            hv *= share
+            return hv
+
+        return product
+
     def scores(self, W: np.ndarray, idx) -> np.ndarray:
         """The scores (k x b, or 1 x b) of the samples ``idx`` of an array in memory."""
         weights, bias = split(W, self.spec.binary)

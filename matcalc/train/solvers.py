@@ -132,8 +132,15 @@ def _cg(hvp: Callable, g: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
 
 
 def newton_cg(fun: Callable, hvp: Callable, w0: np.ndarray, *, tol: float = 1e-4, max_iter: int = 100,
-              callback: Optional[Callable] = None) -> Result:
-    """Minimise ``fun`` by truncated Newton steps on ``hvp(w, v)``; returns a :class:`Result`."""
+              callback: Optional[Callable] = None, hvp_at: Optional[Callable] = None) -> Result:
+    """Minimise ``fun`` by truncated Newton steps on ``hvp(w, v)``; returns a :class:`Result`.
+
+    ``hvp_at(w)``, when given, returns ``v -> hvp(w, v)`` with the work that does not depend on ``v``
+    done once: conjugate gradients then call it for every product at the same ``w``.
+    """
+    if hvp_at is None:
+        def hvp_at(x):
+            return lambda v: hvp(x, v)
     shape = np.shape(w0)
     w = _as64(w0)
     evals = 0
@@ -153,7 +160,8 @@ def newton_cg(fun: Callable, hvp: Callable, w0: np.ndarray, *, tol: float = 1e-4
             return Result(w.reshape(shape), it - 1, True, f"Newton-CG converged after {it - 1} iterations "
                           f"(largest gradient entry {gmax:.2g} <= tol)", losses, evals)
         gnorm = float(np.linalg.norm(g))
-        d = _cg(lambda v: _as64(hvp(w.reshape(shape), v.reshape(shape))), g, min(0.5, np.sqrt(gnorm)) * gnorm,
+        product = hvp_at(w.reshape(shape))
+        d = _cg(lambda v: _as64(product(v.reshape(shape))), g, min(0.5, np.sqrt(gnorm)) * gnorm,
                 max_iter=max(10, min(200, 2 * g.size)))
         slope = float(g @ d)
         if slope >= 0:
