@@ -32,6 +32,10 @@ FUNCTIONS = [
     ("kron jacobian", lambda: matcalc.derive("A*X*B", "X", layout="numerator").to_numpy(), False),
     ("logdet gradient", lambda: matcalc.derive("logdet(X'*X)", "X").to_numpy(), False),
     ("relu and norms", lambda: matcalc.value_and_grad("sum(relu(W*x)) + norm1(W) + normF(W)", "W"), False),
+    # the Array API's names asin, acos, atan; functions of numbers and sizes (Python numbers in the code)
+    ("inverse trig and constants", lambda: matcalc.value_and_grad(
+        "sum(arctan(W*x) + arcsin(0.5*tanh(W*x)) + arccos(0.5*tanh(W*x))) + exp(0.5)*normF(W)^2/sigmoid(0.5)"
+        " + softplus(0.5)*log(sigmoid(2))*sum(W)*tr(kron(eye(n), eye(n)))", "W", shapes={"W": ("m", "n")}), False),
 ]
 
 

@@ -356,6 +356,8 @@ SEVERAL = [
     ("tr(A*X*B*X') + u'*X*v", ("X", "u"), None, None),
     ("a*x'*x", ("a", "x"), {"a": "scalar"}, None),
     ("sum(relu(W*X + b*vector(1)'))", ("b", "W"), {"b": ("k", 1), "X": ("p", "n")}, None),
+    ("tr(A*X*B*X')", ("X",), None, None),  # one matrix variable in a tuple: its product comes back bare
+    ("x'*(a*vector(1) + c*vector(1))", ("x", "a"), {"a": "scalar", "c": "scalar"}, None),  # a sum of scaled ones
 ]
 
 
@@ -423,6 +425,109 @@ def test_verify_catches_one_wrong_hvp_block(which):
 def test_bad_wrt_lists(wrt, message):
     with pytest.raises(matcalc.MatcalcError, match=message):
         matcalc.value_and_grad("x'*x", wrt)
+
+
+# -- sums of scaled ones: s*ones is the number s only beside a full-size term ----------------------------
+
+SCALED_ONES = [  # (expression, shapes, point, its value worked by hand)
+    ("x'*(a*vector(1) + c*vector(1))", {"a": "scalar", "c": "scalar"},
+     {"x": np.array([[1.0], [2.0], [-0.5]]), "a": 2.0, "c": -0.25}, 1.75 * 2.5),
+    ("x'*(a*vector(1) + vector(1))", {"a": "scalar"}, {"x": np.array([[1.0], [2.0], [-0.5]]), "a": 2.0}, 3.0 * 2.5),
+    ("u'*(a*matrix(1) + c*matrix(1))*v", {"a": "scalar", "c": "scalar", "u": ("m", 1), "v": ("n", 1)},
+     {"u": np.array([[1.0], [2.0]]), "v": np.array([[1.0], [-3.0], [0.5], [4.0]]), "a": 0.5, "c": 1.0}, 1.5 * 3.0 * 2.5),
+]
+
+
+@pytest.mark.parametrize("expr,shapes,point,value", SCALED_ONES)
+def test_sums_of_scaled_ones_keep_their_shape(expr, shapes, point, value):
+    names = [n for n in ("x", "u", "a") if n in point]
+    fn = matcalc.value_and_grad(expr, tuple(names), shapes=shapes)
+    assert np.isclose(float(fn(**point)[0]), value)
+    assert fn.verify().ok
+
+
+# -- what an emitter reads through a node (log(sigmoid(z)) reads z, a product with diag(v) reads v) is still
+#    computed once ------------------------------------------------------------------------------------
+
+ONCE = [  # (kind, expression, wrt, shapes, code that must appear exactly once in the generated body)
+    ("value_and_grad", "y'*log(sigmoid(X'*w)) + (vector(1)-y)'*log(vector(1)-sigmoid(X'*w))", "w",
+     {"X": ("p", "n")}, "@ w)"),
+    ("hessian", SOFTMAX_CE, "W", SM_SHAPES, "xp.sum(Y, axis=0"),
+    ("hessian", "log(det(X'*diag(exp(v))*X))", "v", {"X": ("n", "p")}, "xp.exp(v)"),
+]
+
+
+@pytest.mark.parametrize("kind,expr,wrt,shapes,code", ONCE)
+def test_subexpressions_read_through_a_node_are_computed_once(kind, expr, wrt, shapes, code):
+    if kind == "hessian":
+        fn = matcalc.hessian(expr, wrt, shapes=shapes).to_numpy()
+    else:
+        fn = matcalc.value_and_grad(expr, wrt, shapes=shapes)
+    body = fn.source.split(f"def {fn.fn.__name__}(")[1]
+    assert body.count(code) == 1, body
+    assert fn.verify().ok
+
+
+# -- one variable's gradient tiny beside another's: a wrong one is judged against its own size -------------
+
+SMALL_BESIDE_LARGE = [  # (expression, wrt, shapes): the gradient in the second variable is ~1e-6 of the first's
+    ("1000000*x'*x + a*sum(y)", ("x", "a"), {"a": "scalar"}),
+    ("1000000*x'*x + a^2*sum(y)", ("x", "a"), {"a": "scalar"}),
+    ("1000000*normF(W)^2 + b'*y", ("W", "b"), {"W": ("k", "p"), "b": ("k", 1)}),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes", SMALL_BESIDE_LARGE)
+def test_verify_catches_a_wrong_small_gradient_beside_a_large_one(expr, wrt, shapes):
+    p = matcalc.parse(expr, shapes=shapes)
+    variables = list(p.variables.values())
+    xs = [p.variables[w] for w in wrt]
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes).result for w in wrt]
+    assert verify_value_and_grad(compile_exprs([p.expr, *grads], variables), p.expr, xs, variables).ok
+    wrong = compile_exprs([p.expr, grads[0], E.matmul(E.const(2), grads[1])], variables)
+    with pytest.raises(VerificationError):
+        verify_value_and_grad(wrong, p.expr, xs, variables)
+
+
+@pytest.mark.parametrize("expr,wrt,shapes", SMALL_BESIDE_LARGE[1:2])
+def test_verify_catches_a_wrong_small_hvp_block_beside_a_large_one(expr, wrt, shapes):
+    p = matcalc.parse(expr, shapes=shapes)
+    variables = list(p.variables.values())
+    right = matcalc.hvp(expr, wrt, shapes=shapes)
+    grads = [matcalc.derive(expr, wrt=w, shapes=shapes).result for w in wrt]
+
+    def wrong(*directions, **arrays):
+        hx, ha = right(*directions, **arrays)
+        return hx, 2 * ha
+
+    assert right.verify().ok
+    with pytest.raises(VerificationError):
+        verify_hvp(wrong, p.expr, grads, [p.variables[w] for w in wrt], variables)
+
+
+# -- a size no array carries, passed by name: a positive integer or a one-line error, never truncated ------
+
+FREE_SIZES = [  # (p passed, the value of tr(kron(eye(p), T)) at T = eye(2), or the error's words)
+    (3, 6.0),
+    (np.int64(2), 4.0),
+    (3.0, 6.0),
+    (2.7, "positive integer"),
+    (0.5, "positive integer"),
+    (0, "positive integer"),
+    (-1, "positive integer"),
+    ("3", "positive integer"),
+    (True, "positive integer"),
+]
+
+
+@pytest.mark.parametrize("p,expected", FREE_SIZES)
+def test_free_size_is_a_positive_integer(p, expected):
+    fn = matcalc.value_and_grad("tr(kron(eye(p), T))", "T", shapes={"T": ("m", "m")})
+    if isinstance(expected, str):
+        with pytest.raises(matcalc.MatcalcError, match=expected):
+            fn(T=np.eye(2), p=p)
+    else:
+        assert float(fn(T=np.eye(2), p=p)[0]) == expected
 
 
 # -- a Hessian-vector product prepared at one point: the direction-free work done once ---------------

@@ -138,8 +138,9 @@ def _add(e: E.Add, c: Callable) -> str:
             return f"_isub(xp, {c(a)}, {c(E.matmul(E.const(-b.args[0].value), *b.args[1:]))})"
         return f"_iadd(xp, {c(a)}, {c(b)})"
     out = []
-    # a ones matrix beside a full-size term is the number 1.0: broadcasting allocates nothing
-    full = any(not t.is_scalar and not isinstance(t, E.Ones) for t in e.args)
+    # a ones matrix (or s*ones) beside a full-size term is the number 1.0 (or s): broadcasting allocates
+    # nothing; without a full-size term (s*ones + t*ones) the ones stay, or the sum would be a number
+    full = any(not t.is_scalar and not isinstance(t, E.Ones) and _scaled_ones(t) is None for t in e.args)
     for i, t in enumerate(e.args):
         if isinstance(t, E.Ones) and full:
             out.append(("" if i == 0 else " + ") + "1.0")
@@ -167,11 +168,11 @@ def _matmul(e: E.MatMul, c: Callable):
 def _power(e: E.Power, c):
     b, p = e.args
     if isinstance(p, E.Const) and p.value == Fraction(1, 2):
-        return f"xp.sqrt({c(b)})"
+        return f"xp.sqrt({_operand(b, c)})"
     if isinstance(p, E.Const) and p.value == -1:
         return f"(1.0 / {c(b)})"
     if isinstance(p, E.Const) and p.value == 2:
-        return f"xp.square({c(b)})"
+        return f"xp.square({_operand(b, c)})"
     if e.is_scalar:  # Python numbers give a complex number for (-2.0) ** 0.5; arrays give nan, as must this
         return f"_rpow({c(b)}, {c(p)})"
     return f"({c(b)} ** {c(p)})"
@@ -179,7 +180,7 @@ def _power(e: E.Power, c):
 
 # the catalogue's NumPy spellings, written against the namespace xp; those outside the Array API
 # standard get a helper here
-XP_OVERRIDES = {"step": "_step(xp, {0})"}
+XP_OVERRIDES = {"step": "_step(xp, {0})", "arcsin": "xp.asin({0})", "arccos": "xp.acos({0})", "arctan": "xp.atan({0})"}
 
 
 def xp_spelling(fname: str) -> str:
@@ -193,13 +194,22 @@ def xp_spelling(fname: str) -> str:
     return s
 
 
+def _operand(e: E.Expr, c) -> str:
+    """The code of a function's operand; a scalar without array variables (0.5, a size n) may be a Python
+    number, which the functions of array libraries other than NumPy refuse: it is lifted to a 0-d array."""
+    code = c(e)
+    if e.is_scalar and all(not isinstance(n, E.Var) or "dimension" in n.assume for n in E.walk(e)):
+        return f"_lift(xp, {code}, _ft, _dev)"
+    return code
+
+
 def _apply(e: E.Apply, c):
     a = e.arg
     if e.fname == "log" and isinstance(a, E.Softmax):
         return f"_log_softmax(xp, {c(a.arg)}{', True' if c.counts[a] <= 1 and fresh(a.arg, c) else ''})"
     if e.fname == "log" and isinstance(a, E.Apply) and a.fname == "sigmoid":
-        return f"_log_sigmoid(xp, {c(a.arg)})"
-    return xp_spelling(e.fname).format(c(a))
+        return f"_log_sigmoid(xp, {_operand(a.arg, c)})"
+    return xp_spelling(e.fname).format(_operand(a, c))
 
 
 def _sizes(e, c):
@@ -402,8 +412,10 @@ def function_source(outputs: list, variables: list, fname: str = "f", positional
     counts = uses(outputs)
     temps: dict = {}
     lines: list = []
+    asked: Counter = Counter()
 
     def c(node: E.Expr) -> str:
+        asked[node] += 1
         if node in temps:
             return temps[node]
         try:
@@ -421,6 +433,15 @@ def function_source(outputs: list, variables: list, fname: str = "f", positional
     c.names = names
     c.sizes = Sizes()
     c.counts = counts
+    # a dry run first: an emitter that looks through a node (log(sigmoid(z)) reads z, a product with diag(v)
+    # reads v) asks for a child more often than its parents are counted; one asked for twice is a temporary
+    # too (computed once, never overwritten).  More temporaries only ask for their children less often.
+    for e in outputs:
+        c(e)
+    for node, k in asked.items():
+        counts[node] = max(counts[node], k)
+    temps.clear()
+    lines.clear()
     bodies = [c(e) for e in outputs]
     arg_names = [names.vars[v.name] for v in arrays]
     npos = len([v for v in positional if "dimension" not in v.assume])

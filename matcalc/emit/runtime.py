@@ -55,7 +55,15 @@ _helper('''
 def _dim(dims, name):
     if name not in dims:
         raise InputShapeError(f"the size {name} is not carried by any input array; pass it as {name}=...")
-    return int(dims[name])
+    v = dims[name]
+    ok = not isinstance(v, (bool, str)) and getattr(v, "ndim", 0) == 0
+    try:
+        ok = ok and float(v) == int(v) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputShapeError(f"the size {name} must be a positive integer, got {v!r}")
+    return int(v)
 ''')
 
 _helper('''
@@ -121,6 +129,14 @@ def _as_shape(xp, r, shape, ft):
     if tuple(r.shape) != shape:
         r = xp.broadcast_to(r, shape)
     return r
+''')
+
+_helper('''
+def _lift(xp, v, ft, dev):
+    """A Python number as a 0-d array of the inputs' dtype: the functions of libraries other than NumPy take arrays only."""
+    if xp is np or hasattr(v, "shape"):
+        return v
+    return xp.asarray(v, dtype=ft, device=dev)
 ''')
 
 _helper('''

@@ -23,16 +23,6 @@ def _judged(found, ana, units, f_at, x0, scale, tiny, name, what, dims, point):
     return (name if how is False else f"{name} (Ridders)", err)
 
 
-def _check_directions(rng, nx, directions, exact, f_at, x0, scale, tiny, what, dims, point, found):
-    """Compare ``exact(V)`` with finite differences of ``f_at`` along random directions (flat, ``nx``
-    entries); the first failure goes to ``found``."""
-    out = []
-    for _ in range(directions):
-        V = rng.normal(size=nx)
-        out.append(_judged(found, exact(V), [V], f_at, x0, scale, tiny, what, what, dims, point))
-    return out
-
-
 def _unit(j, nx):
     e = np.zeros(nx)
     e[j] = 1.0
@@ -65,6 +55,21 @@ class _Packed:
 
     def at(self, point: dict, flat) -> dict:
         return {**point, **{x.name: a for x, a in zip(self.xs, self.split(flat))}}
+
+    def blocks(self) -> list:
+        """(label suffix, slice) of each variable in the packed vector: a wrong gradient of a variable whose
+        entries are small beside another's is judged against its own size, not drowned in the other's."""
+        out, i = [], 0
+        for x, n in zip(self.xs, self.sizes):
+            out.append(("" if len(self.xs) == 1 else f" in {x.name}", slice(i, i + n)))
+            i += n
+        return out
+
+    def embed(self, part: slice, V) -> np.ndarray:
+        """A packed direction that is ``V`` on ``part`` and zero elsewhere."""
+        full = np.zeros(self.x0.size)
+        full[part] = V
+        return full
 
     def scale(self) -> float:
         return scale_of(self.x0) if self.x0.size else 1.0
@@ -148,11 +153,17 @@ def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directio
         def exact(V):
             return np.array([float(grad @ V)])
 
-        checks += _check_directions(rng, nx, directions, exact, value_at, packed.x0, scale, tiny,
-                                    "directional derivative", dims, point, found)
+        for label, part in packed.blocks():  # each variable along its own directions, judged against its own size
+            n = part.stop - part.start
+            for _ in range(directions):
+                V = packed.embed(part, rng.normal(size=n))
+                what = "directional derivative" + label
+                checks.append(_judged(found, exact(V), [V], value_at, packed.x0, scale, tiny, what, what, dims, point))
         if nx <= 64:
-            checks.append(_judged(found, grad.reshape(1, -1), [_unit(j, nx) for j in range(nx)], value_at,
-                                  packed.x0, scale, tiny, "entrywise", "gradient, entry by entry", dims, point))
+            for label, part in packed.blocks():
+                units = [_unit(j, nx) for j in range(part.start, part.stop)]
+                checks.append(_judged(found, grad[part].reshape(1, -1), units, value_at, packed.x0, scale, tiny,
+                                      "entrywise" + label, "gradient" + label + ", entry by entry", dims, point))
         return checks
 
     return _check_compiled("value and gradient", f, xs, variables, trial, shapes, tol, seed)
@@ -166,7 +177,6 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
     ``x`` is the variable, or a list of them; then ``gradient`` is the list of the gradients in each, and
     ``fn`` takes one direction per variable and returns one product per variable."""
     xs = _as_list(x)
-    several = isinstance(x, (list, tuple))
     gfns = [_compiled(g, list(variables)) for g in _as_list(gradient)]
     ffn = _compiled(f, list(variables))
 
@@ -181,22 +191,36 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
 
         def exact(V):
             out = fn(*packed.split(V), **point)
-            return np.concatenate([vec(o) for o in (out if several else [out])])
+            # one product per variable; a single one (wrt=("W",) too) comes back bare, not as a 1-tuple
+            return np.concatenate([vec(o) for o in (out if isinstance(out, tuple) else [out])])
 
-        checks = _check_directions(rng, nx, directions, exact, grad_at, packed.x0, scale, tiny,
-                                   "Hessian-vector product", dims, point, found)
+        checks = []
+        for label, part in packed.blocks():  # each variable's product, judged against its own size
+            def part_at(flat, part=part):
+                return grad_at(flat)[part]
+
+            for _ in range(directions):
+                V = rng.normal(size=nx)
+                what = "Hessian-vector product" + label
+                checks.append(_judged(found, exact(V)[part], [V], part_at, packed.x0, scale, tiny, what, what,
+                                      dims, point))
         if nx <= 64:
             units = [_unit(j, nx) for j in range(nx)]
             Ha = np.stack([exact(U) for U in units], axis=1)
-            checks.append(_judged(found, Ha, units, grad_at, packed.x0, scale, tiny, "entrywise",
-                                  "Hessian, column by column", dims, point))
+            for label, part in packed.blocks():
+                checks.append(_judged(found, Ha[part], units, lambda flat, part=part: grad_at(flat)[part], packed.x0,
+                                      scale, tiny, "entrywise" + label, "Hessian" + label + ", column by column",
+                                      dims, point))
         fx = float(np.asarray(ffn(**point), dtype=float))
 
         def f_at(flat):
             return np.array([float(np.asarray(ffn(**packed.at(point, flat)), dtype=float))])
 
-        checks += _check_directions(rng, nx, 1, lambda V: np.array([float(gx @ V)]), f_at, packed.x0, scale,
-                                    1e-4 * (1.0 + abs(fx)), "gradient", dims, point, found)
+        for label, part in packed.blocks():
+            V = packed.embed(part, rng.normal(size=part.stop - part.start))
+            what = "gradient" + label
+            checks.append(_judged(found, np.array([float(gx @ V)]), [V], f_at, packed.x0, scale,
+                                  1e-4 * (1.0 + abs(fx)), what, what, dims, point))
         return checks
 
     return _check_compiled("Hessian-vector product", f, xs, variables, trial, shapes, tol, seed,
