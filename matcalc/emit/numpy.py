@@ -100,11 +100,12 @@ def _num(v) -> str:
 def fresh(node: E.Expr, c: Callable) -> bool:
     """Is the code of ``node`` a new array that nothing else refers to (so NumPy may overwrite it)?
 
-    A softmax, log-sum-exp, elementwise function or Hadamard product computed once, or a product of
-    dense factors only (a structured one may hand back an operand unchanged)."""
+    A softmax, log-sum-exp, elementwise function, sum (``a + b``, or a fresh ``a`` that took ``b`` in
+    place) or Hadamard product computed once, or a product of dense factors only (a structured one may
+    hand back an operand unchanged)."""
     if c.counts[node] > 1 or node.is_scalar:
         return False
-    if isinstance(node, (E.Softmax, E.LogSumExp, E.Apply)):
+    if isinstance(node, (E.Softmax, E.LogSumExp, E.Apply, E.Add)):
         return True
     if isinstance(node, E.Hadamard):
         return len(node.args) > 1
