@@ -559,3 +559,36 @@ def test_the_curvature_of_a_loss_is_prepared_once(expr, wrt, shapes, assume):
     apply_src = fn.source[fn.source.index("def hvp_apply"):fn.source.index("\ndef hvp(")]
     assert "_sigmoid" not in apply_src and "_softmax" not in apply_src and "_log_softmax" not in apply_src
     assert not re.search(r"@ w\b|\bW @", apply_src)
+
+
+# -- results a caller may change in place: never an input, a view of one, or of another result --------
+
+ALIASING = [
+    ("value_and_grad", "sum(x.*y)", ("x", "y"), None),             # the gradient in x is y itself
+    ("value_and_grad", "tr(X'*A)", ("A", "X"), {"X": ("n", "m")}),  # the gradient in A is X, in X is A
+    ("derive", "tr(X'*A)", "A", {"X": ("n", "m")}),
+    ("derive", "tr(A*X)", "X", {"A": ("m", "n")}),                   # A', a view of the input
+    ("derive", "X", "X", {"X": ("n", "m")}),                         # a Jacobian that is the identity
+]
+
+
+@pytest.mark.parametrize("kind,expr,wrt,shapes", ALIASING)
+def test_changing_a_result_in_place_changes_nothing_else(kind, expr, wrt, shapes):
+    fn = (matcalc.value_and_grad(expr, wrt, shapes=shapes) if kind == "value_and_grad"
+          else matcalc.derive(expr, wrt=wrt, shapes=shapes).to_numpy())
+    rng = np.random.default_rng(0)
+    p = matcalc.parse(expr, shapes=shapes)
+    sizes = {"n": 3, "m": 2}
+    arrays = {v.name: rng.normal(size=(int(v.rows.subs({s: sizes[str(s)] for s in v.rows.free_symbols})),
+                                        int(v.cols.subs({s: sizes[str(s)] for s in v.cols.free_symbols}))))
+              for v in p.variables.values()}
+    inputs = {k: v.copy() for k, v in arrays.items()}
+    out = fn(**inputs)
+    results = [r for r in (out if isinstance(out, tuple) else (out,)) if getattr(r, "ndim", 0) == 2]
+    kept = [np.array(r, copy=True) for r in results]
+    for i, r in enumerate(results):
+        r += 1.0  # in place
+        assert all(np.array_equal(inputs[k], arrays[k]) for k in arrays), f"result {i} is an input"
+        assert all(np.array_equal(results[j], kept[j]) for j in range(len(results)) if j != i), \
+            f"result {i} shares memory with another result"
+        kept[i] += 1.0

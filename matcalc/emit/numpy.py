@@ -477,7 +477,14 @@ def function_source(outputs: list, variables: list, fname: str = "f", positional
             rets.append(f"_as_scalar(xp, _r{i}, _ft)")
         else:
             rets.append(f"_as_shape(xp, _r{i}, ({names.dim(e.rows)}, {names.dim(e.cols)}), _ft)")
-    src = "\n".join(head + checks + lines + ["    return " + ", ".join(rets)]) + "\n"
+    mats_out = [i for i, e in enumerate(outputs) if e.shape != (1, 1)]
+    if mats_out and mats:  # a result may be an input itself, a view of one, or of another result
+        views = tuple(i for i in mats_out if isinstance(outputs[i], (E.Var, E.Transpose, E.Vec, E.Unvec)))
+        inputs = ", ".join(names.vars[v.name] for v in mats) + ","
+        ret = f"_own(xp, ({', '.join(rets)},), ({inputs}), {views!r})"
+    else:
+        ret = ", ".join(rets)
+    src = "\n".join(head + checks + lines + ["    return " + ret]) + "\n"
     return FunctionSource(src, fname, arrays[npos:], npos, names, free, outputs)
 
 

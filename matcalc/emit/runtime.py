@@ -115,6 +115,25 @@ def _as_scalar(xp, r, ft):
 ''')
 
 _helper('''
+def _own(xp, out, inputs, views):
+    """The results, none sharing memory with an input or with another result (a copy where one would), so
+    that a caller may change a result in place.  NumPy is checked; with other libraries the results that
+    the expression makes views (``views``: an input, a transpose or a reshape) are copied."""
+    res = list(out)
+    if xp is np:
+        seen = [a for a in inputs if isinstance(a, np.ndarray)]
+        for i, r in enumerate(res):
+            if isinstance(r, np.ndarray):
+                if r.size and any(np.may_share_memory(r, a) for a in seen):
+                    r = res[i] = r.copy()
+                seen.append(r)
+    else:
+        for i in views:
+            res[i] = xp.asarray(res[i], copy=True)
+    return res[0] if len(res) == 1 else tuple(res)
+''')
+
+_helper('''
 def _as_shape(xp, r, shape, ft):
     """The result as an array of the expected shape and the inputs' floating dtype (some libraries
     compute a float32 inverse in float64)."""
