@@ -464,7 +464,8 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     (for a matrix X it is unvec(H vec(V)), H taken over column-major vec(X)).  It is the gradient of
     ``<grad f(x), V>``, derived by the same rules as every other gradient.  With several variables
     (``wrt=("W", "b")``) the Hessian is over all of them: ``fn(V_W, V_b, /, **arrays)`` takes one
-    direction per variable and returns one product per variable, ``H_WW V_W + H_Wb V_b`` first.
+    direction per variable and returns one product per variable, ``H_WW V_W + H_Wb V_b`` first (a
+    one-variable tuple, ``wrt=("W",)``, gives the bare product, as ``wrt="W"`` does).
     ``fn.at(**arrays)`` is the product at one point as a function of the directions alone: what does
     not depend on them (the curvature of the loss at the point) is computed once, as conjugate
     gradients need.
