@@ -592,3 +592,13 @@ def test_changing_a_result_in_place_changes_nothing_else(kind, expr, wrt, shapes
         assert all(np.array_equal(results[j], kept[j]) for j in range(len(results)) if j != i), \
             f"result {i} shares memory with another result"
         kept[i] += 1.0
+
+
+def test_a_hinge_value_and_gradient_share_the_hinge():
+    """The value is compiled in the simplifier's canonical form, so relu(...) of the multiclass squared hinge
+    is computed once for the value and the gradient (it was written two ways and computed twice)."""
+    from matcalc.train.losses import smooth
+
+    src = smooth("squared_hinge", False, True).value_and_grad.source
+    body = src[src.index("def value_and_grad"):]
+    assert body.count("xp.maximum(") == 1
