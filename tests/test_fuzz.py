@@ -415,3 +415,23 @@ def test_work_no_size_predicts_stops_at_the_budget(monkeypatch):
     assert isinstance(out, TooLargeError), out
     assert "is too large: it did not finish within" in str(out)  # 0.2 s of CPU time, or 0.6 s of wall time
     assert seconds < 3
+
+
+# Found by scripts/fuzz.py (seed 12): NumPy's overflow warnings from inside matcalc's own checks reached
+# stderr; the checks judge overflow from the values and must print nothing.
+QUIET = [
+    lambda: matcalc.check("(1e300 .* b)", wrt="b", claimed="1"),
+    lambda: matcalc.check("exp(exp(norm1(x)))", wrt="x", claimed="sign(x)", assume={"x": "positive"}),
+]
+
+
+@pytest.mark.parametrize("call", QUIET)
+def test_checks_at_extreme_values_print_no_warning(call):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            call()
+        except matcalc.MatcalcError:
+            pass  # a clear error is fine; a warning is not

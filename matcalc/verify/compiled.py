@@ -125,6 +125,7 @@ def _check_compiled(kind: str, f: E.Expr, xs: list, variables, trial, shapes, to
     return report
 
 
+@np.errstate(all="ignore")  # overflow at extreme points is judged from the values, never printed
 def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directions: int = 3,
                           tol: float = 1e-5, seed: int = 0) -> Report:
     """Check a compiled value-and-gradient: the value against the function compiled alone, the gradient
@@ -169,6 +170,7 @@ def verify_value_and_grad(fn, f: E.Expr, x, variables, shapes: int = 3, directio
     return _check_compiled("value and gradient", f, xs, variables, trial, shapes, tol, seed)
 
 
+@np.errstate(all="ignore")  # overflow at extreme points is judged from the values, never printed
 def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, directions: int = 3,
                tol: float = 1e-5, seed: int = 0) -> Report:
     """Check a compiled Hessian-vector product against central differences of the gradient (along random
