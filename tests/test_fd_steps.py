@@ -157,3 +157,20 @@ def test_report_names_the_differences_used():
     wild = _derivative("derive", "sin(exp(sum(X^3)))", "X", None).verify(seed=0)  # no step could judge it
     assert wild.redrawn > 0
     assert f"{wild.redrawn} point(s) drawn again at a smaller scale" in wild.method
+
+
+def test_a_function_that_fails_at_every_draw_is_not_called_outside_its_domain(monkeypatch):
+    """A ValueError from the compiled function at every point drawn is a fault (an emitter bug once showed
+    up as "found no point in the domain"): the error says so and quotes it."""
+    from matcalc.verify import DomainError, draw_point, points
+
+    p = matcalc.parse("x'*A*x")
+
+    def broken(e, variables):
+        def fn(**arrays):
+            raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+        return fn
+
+    monkeypatch.setattr(points, "_compiled", broken)
+    with pytest.raises(DomainError, match=r"failed at every point drawn .*: matmul: Input operand 1 has a mismatch"):
+        draw_point(p.expr, list(p.variables.values()), {"n": 3}, np.random.default_rng(0))

@@ -243,6 +243,8 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
                if not a.is_scalar]
     fn = _compiled(f, variables)
     target = _compiled(region.argument, variables) if region is not None else None
+    failures = 0  # draws where evaluating raised ValueError: at every draw, that is a fault, not the domain
+    last = None
     for attempt in range(MAX_DRAWS):
         tick("verifying")
         # unrestricted points first: positive draws only where the domain demands them, so that a
@@ -275,9 +277,14 @@ def draw_point(f: E.Expr, variables, dims: dict, rng, scale: float = 1.0, region
                         ok = False
                 if ok:
                     return point
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError, OverflowError):
+        except ValueError as e:
+            failures, last = failures + 1, e
+            continue
+        except (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError, OverflowError):
             continue
     where = f" where {region}" if region is not None else ""
+    if failures == MAX_DRAWS:
+        raise DomainError(f"evaluating {f} failed at every point drawn at shapes {dims}: {str(last).splitlines()[0]}")
     raise DomainError(f"found no point in the domain of {f}{where} at shapes {dims} after {MAX_DRAWS} draws")
 
 
