@@ -254,6 +254,22 @@ def test_a_request_that_needs_too_much_memory_gets_400_and_a_fresh_worker():
     assert after[0] == 200 and after[1]["result"] == "ones(n, m)" and after[1]["verification"]["ok"]
 
 
+def test_the_memory_cap_is_room_beyond_what_a_worker_holds_and_workers_run_one_blas_thread():
+    """The cap is the worker's own address space plus the budget (libraries that map a lot at start, such as
+    a BLAS with a buffer per core, keep the whole budget), and a worker runs one BLAS thread unless told."""
+    import os
+
+    from matcalc.web.pool import MIN_WORKER_MEMORY, WorkerPool
+
+    async def scenario():
+        async with WorkerPool(workers=1, timeout=60, memory=MIN_WORKER_MEMORY, cache=0, tasks="web_slow_tasks") as pool:
+            return await pool.submit("limits", {})
+
+    status, body = asyncio.run(scenario())
+    assert status == 200 and body["blas"] == os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    assert body["held"] > 0 and body["held"] < body["cap"] <= body["held"] + MIN_WORKER_MEMORY
+
+
 # the Host header a request sends; the status under the default hosts (a server bound to a loopback address)
 HOSTS = [
     ("localhost:8000", 200),

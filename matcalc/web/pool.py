@@ -6,10 +6,11 @@ pathological input costs its sender a 400 and nobody else anything.  Workers
 are forked from a server process that has already imported matcalc, so a
 replacement starts in milliseconds.
 
-Each worker's address space is capped (``resource.RLIMIT_AS``, ``memory`` bytes,
-2 GiB by default): a request that allocates more gets a 400 saying so, and the
-worker that ran out of memory exits and is replaced, so the next request gets
-a fresh one.
+Each worker's address space is capped (``resource.RLIMIT_AS``) at what it holds
+when it starts plus ``memory`` bytes, 2 GiB by default: a request that allocates
+more gets a 400 saying so, and the worker that ran out of memory exits and is
+replaced, so the next request gets a fresh one.  Workers run one BLAS thread
+each unless ``OPENBLAS_NUM_THREADS`` (or OMP's, MKL's) says otherwise.
 
 Answers are deterministic (the numerical checks are seeded), so the pool keeps
 the last ``cache`` answers (200s and 400s, never a time-out) and answers a
@@ -44,18 +45,34 @@ OUT_OF_MEMORY = "the request needs more memory than the server allows each reque
 _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _gib(n: int) -> str:
     return f"{n / 1024 ** 3:g} GiB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:g} MiB"
 
 
+def _address_space() -> int:
+    """The bytes of address space this process holds now (0 where /proc does not say)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():  # read only: the server writes no file
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _limit_memory(limit: int) -> None:
-    """Cap this process's address space at ``limit`` bytes (never above the hard limit already in place)."""
+    """Cap this process's address space at what it holds now plus ``limit`` bytes (never above the hard limit
+    already in place): a request may allocate ``limit`` more, however large the libraries' own mappings are."""
     try:
         import resource
     except ImportError:  # pragma: no cover - not a POSIX system
         return
+    total = _address_space() + limit
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    resource.setrlimit(resource.RLIMIT_AS, (total if hard == resource.RLIM_INFINITY else min(total, hard), hard))
 
 
 def _worker_main(conn, tasks_module: str, memory: int | None = None) -> None:
@@ -89,15 +106,18 @@ def _start_forkserver() -> None:
     root goes on its PYTHONPATH so that the preload never silently fails.
     """
     root = str(Path(__file__).resolve().parents[2])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([root] + ([old] if old else []))
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH",) + BLAS_THREADS}
+    os.environ["PYTHONPATH"] = os.pathsep.join([root] + ([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []))
+    for k in BLAS_THREADS:  # one BLAS thread per worker (unless set): the workers are the parallelism, and a
+        os.environ.setdefault(k, "1")  # thread pool per core would also take the memory cap's room
     try:
         forkserver.ensure_running()
     finally:
-        if old is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = old
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class _Worker:
