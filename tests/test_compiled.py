@@ -602,3 +602,14 @@ def test_a_hinge_value_and_gradient_share_the_hinge():
     src = smooth("squared_hinge", False, True).value_and_grad.source
     body = src[src.index("def value_and_grad"):]
     assert body.count("xp.maximum(") == 1
+
+
+def test_hvp_at_a_point_with_renamed_variables():
+    """Names that are Python keywords are renamed in the code (lambda -> lambda_, and then lambda_ -> lambda__):
+    at() renames each once, as the one-shot call does."""
+    fn = matcalc.hvp("lambda*sum(exp(lambda_*x))", wrt="x", shapes={"lambda": "scalar", "lambda_": "scalar"})
+    x, V = np.array([[0.1], [0.2]]), np.array([[1.0], [0.5]])
+    point = {"x": x, "lambda": 2.0, "lambda_": 3.0}
+    assert fn.prepared is not None and fn.renamed == {"lambda": "lambda_", "lambda_": "lambda__"}
+    expected = 2.0 * 9.0 * np.exp(3.0 * x) * V  # lambda lambda_^2 exp(lambda_ x) .* V
+    assert np.allclose(fn.at(**point)(V), expected) and np.allclose(fn(V, **point), expected)

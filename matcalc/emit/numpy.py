@@ -301,10 +301,8 @@ class Compiled:
             return lambda *args: self(*args, **arrays)
         prepare, apply, state_names, one = self.prepared
         state = self._run(prepare, **arrays)
-        kept = dict(zip(state_names, (state,) if one else state))
-        if self.renamed:
-            arrays = {self.renamed.get(k, k): v for k, v in arrays.items()}
-        return lambda *args: self._run(apply, *args, **arrays, **kept)
+        kept = dict(zip(state_names, (state,) if one else state))  # code names: no variable is renamed to one
+        return lambda *args: self._run(apply, *args, **arrays, **kept)  # _run renames the variables, once
 
     def verify(self, **kwargs):
         """Check the compiled function against central finite differences in float64, at random
