@@ -451,13 +451,6 @@ def value_and_grad(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None,
     return fn
 
 
-def _fresh(base: str, taken) -> str:
-    name = base
-    while name in taken:
-        name += "_"
-    return name
-
-
 @_guard
 def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mapping[str, str] | None = None) -> Compiled:
     """The Hessian of a scalar ``expr`` applied to a direction, compiled without ever forming the Hessian.
@@ -501,7 +494,7 @@ def hvp(expr, wrt, shapes: Mapping[str, ShapeSpec] | None = None, assume: Mappin
     several = isinstance(wrt, (list, tuple))
     Vs = []
     for v in vs:
-        Vs.append(E.var(_fresh(f"direction_{v.name}" if several else "direction", taken), v.rows, v.cols))
+        Vs.append(E.var(E.fresh_name(f"direction_{v.name}" if several else "direction", taken), v.rows, v.cols))
         taken = taken | {Vs[-1].name}
     inner = E.add(*[E.matmul(g, V) if v.is_scalar else E.sum_(E.hadamard(g, V)) for g, V, v in zip(gs, Vs, vs)])
     hvs = []

@@ -420,7 +420,4 @@ ADJOINT_NAME = "G"
 
 
 def adjoint_symbol(shape, taken: set) -> E.Var:
-    name = ADJOINT_NAME
-    while name in taken:
-        name += "_"
-    return E.Var(name, shape[0], shape[1])
+    return E.Var(E.fresh_name(ADJOINT_NAME, taken), shape[0], shape[1])

@@ -85,14 +85,6 @@ def hoisted(outputs: list, directions) -> list:
     return found
 
 
-def _fresh(base: str, taken: set) -> str:
-    name = base
-    while name in taken:
-        name += "_"
-    taken.add(name)
-    return name
-
-
 def compile_prepared(outputs: list, variables: list, fname: str, positional: tuple) -> Compiled:
     """Like :func:`matcalc.emit.numpy.compile_exprs` with directions ``positional``, split into a
     prepare and an apply function (see the module docstring)."""
@@ -102,7 +94,10 @@ def compile_prepared(outputs: list, variables: list, fname: str, positional: tup
     if not states:
         return compile_exprs(outputs, variables, fname, positional)
     taken = {v.name for v in list(variables) + list(positional)}
-    svars = [E.var(_fresh(f"state{i}", taken), s.rows, s.cols) for i, s in enumerate(states)]
+    svars = []
+    for i, s in enumerate(states):
+        svars.append(E.var(E.fresh_name(f"state{i}", taken), s.rows, s.cols))
+        taken.add(svars[-1].name)
     applied = [E.substitute(e, dict(zip(states, svars))) for e in outputs]
     prep = function_source(states, variables, f"{fname}_prepare")
     app = function_source(applied, list(variables) + svars, f"{fname}_apply", positional)

@@ -17,8 +17,8 @@ The nodes live in :mod:`.nodes`, the constructors in :mod:`.constructors`;
 this package re-exports both (``from matcalc import expr as E; E.add``).
 """
 
-from .constructors import (ONE_S, ZERO_S, add, apply, commutation, const, det, diag, diag_of, dim_scalar, hadamard,
-                           inverse, is_one, is_zero, kron, logdet, logsumexp, matmul, matpow, neg, norm1, norm2,
+from .constructors import (ONE_S, ZERO_S, add, apply, commutation, const, det, diag, diag_of, dim_scalar, fresh_name,
+                           hadamard, inverse, is_one, is_zero, kron, logdet, logsumexp, matmul, matpow, neg, norm1, norm2,
                            power, softmax, sub, substitute, sum_, trace, transpose, unvec, var, vec, zeros)
 from .nodes import (ASSUMPTIONS, Add, Apply, CONSTRUCTORS, Commutation, Const, Det, Diag, DiagOf, Dim, Expr,
                     FLOAT_MAX, FLOAT_TINY, Hadamard, Identity, Inverse, Kron, LogDet, LogSumExp, MatMul, MatPow,
@@ -31,6 +31,7 @@ __all__ = [
     "MatMul", "MatPow", "Norm1", "Norm2", "ONE", "ONE_S", "Ones", "Power", "Shape", "ShapeError", "Softmax",
     "Sum", "Trace", "Transpose", "Unvec", "Var", "Vec", "ZERO_S", "Zero", "add", "apply", "commutation",
     "const", "contains", "det", "diag", "diag_of", "dim", "dim_scalar", "fmt_dim", "fmt_shape", "free_vars",
+    "fresh_name",
     "hadamard", "inverse", "is_one", "is_zero", "kron", "logdet", "logsumexp", "matmul", "matpow", "neg",
     "norm1", "norm2", "power", "shapes_note", "size", "softmax", "stats", "sub", "substitute", "sum_", "trace",
     "transpose", "unvec", "var", "vec", "walk", "zeros", "_Unary",

@@ -50,6 +50,18 @@ def var(name: str, rows=1, cols=1, assume=()) -> Var:
     return Var(name, rows, cols, frozenset(assume))
 
 
+def fresh_name(base: str, taken) -> str:
+    """``base``, with underscores appended until it is not in ``taken``.
+
+    >>> fresh_name("direction", {"direction", "x"})
+    'direction_'
+    """
+    name = base
+    while name in taken:
+        name += "_"
+    return name
+
+
 def add(*terms: Expr) -> Expr:
     flat: list[Expr] = []
     for t in terms:

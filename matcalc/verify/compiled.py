@@ -196,23 +196,22 @@ def verify_hvp(fn, f: E.Expr, gradient, x, variables, shapes: int = 3, direction
             # one product per variable; a single one (wrt=("W",) too) comes back bare, not as a 1-tuple
             return np.concatenate([vec(o) for o in (out if isinstance(out, tuple) else [out])])
 
+        def part_at(part):
+            return lambda flat: grad_at(flat)[part]
+
         checks = []
         for label, part in packed.blocks():  # each variable's product, judged against its own size
-            def part_at(flat, part=part):
-                return grad_at(flat)[part]
-
             for _ in range(directions):
                 V = rng.normal(size=nx)
                 what = "Hessian-vector product" + label
-                checks.append(_judged(found, exact(V)[part], [V], part_at, packed.x0, scale, tiny, what, what,
+                checks.append(_judged(found, exact(V)[part], [V], part_at(part), packed.x0, scale, tiny, what, what,
                                       dims, point))
         if nx <= 64:
             units = [_unit(j, nx) for j in range(nx)]
             Ha = np.stack([exact(U) for U in units], axis=1)
             for label, part in packed.blocks():
-                checks.append(_judged(found, Ha[part], units, lambda flat, part=part: grad_at(flat)[part], packed.x0,
-                                      scale, tiny, "entrywise" + label, "Hessian" + label + ", column by column",
-                                      dims, point))
+                checks.append(_judged(found, Ha[part], units, part_at(part), packed.x0, scale, tiny,
+                                      "entrywise" + label, "Hessian" + label + ", column by column", dims, point))
         fx = float(np.asarray(ffn(**point), dtype=float))
 
         def f_at(flat):
