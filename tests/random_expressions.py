@@ -514,21 +514,29 @@ class _Lazy:
 UNSTEADY = 1e-2  # relative spread of the first differences at three steps beyond which none can be trusted
 
 
-def _ill_conditioned(fp: FunctionAtPoints, pt: dict, name: str, fx, scale: float) -> bool:
-    """Is ``f`` so badly conditioned at ``pt`` (in ``name``) that finite differences are noise?  Where the
-    differences at steps 1e-4, 1e-5 and 1e-6 (relative) spread by more than UNSTEADY, no step is right: an
-    argument of sin near 1e15 turns f around within one step.  It looks at f alone, never at the result
-    judged, so a wrong result cannot hide behind it; such a point is not counted and another is drawn."""
+FD_STEPS = (1e-5, 1e-6, 1e-4)  # the first differences the judge tries, relative to the point's scale
+
+
+def _first_differences(fp: FunctionAtPoints, pt: dict, name: str, scale: float) -> dict | None:
+    """The first differences of ``f`` in ``name`` at FD_STEPS, by step (None where evaluating fails: the
+    derivative legs report that themselves)."""
     with np.errstate(all="ignore"):
         try:
-            Js = [fd_jacobian(fp.f, pt, name, h * scale) for h in (1e-4, 1e-5, 1e-6)]
-        except Exception:  # noqa: BLE001 - the derivative legs report evaluation failures themselves
-            return False
-    if not all(np.all(np.isfinite(J)) for J in Js):
+            return {h: fd_jacobian(fp.f, pt, name, h * scale) for h in FD_STEPS}
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def _ill_conditioned(Js: dict | None, fx) -> bool:
+    """Is ``f`` so badly conditioned at the point that finite differences are noise?  Where its differences
+    ``Js`` at the three steps spread by more than UNSTEADY, no step is right: an argument of sin near 1e15
+    turns f around within one step.  It looks at f alone, never at the result judged, so a wrong result
+    cannot hide behind it; such a point is not counted and another is drawn."""
+    if Js is None or not all(np.all(np.isfinite(J)) for J in Js.values()):
         return False
-    size = max(float(np.max(np.abs(J), initial=0.0)) for J in Js)
+    size = max(float(np.max(np.abs(J), initial=0.0)) for J in Js.values())
     floor = 1e-6 * (1 + float(np.max(np.abs(fx), initial=0.0)))
-    spread = max(float(np.max(np.abs(a - b), initial=0.0)) for a in Js for b in Js)
+    spread = max(float(np.max(np.abs(a - b), initial=0.0)) for a in Js.values() for b in Js.values())
     return spread > UNSTEADY * max(size, floor)
 
 
@@ -592,7 +600,8 @@ def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self
             continue
         fx = _vec(fp.f(**pt))
         scale = max(1.0, float(np.max(np.abs(_vec(pt[x.name])))))
-        if _ill_conditioned(fp, pt, x.name, fx, scale):
+        first = _first_differences(fp, pt, x.name, scale)
+        if _ill_conditioned(first, fx):
             continue  # float64 differences cannot judge here (sin of 1e15): another point is drawn
         tried += 1
         J = H = None
@@ -612,7 +621,8 @@ def _judge(case: Case, rng, time_limit: float, points: int, hessians: bool, self
             with np.errstate(all="ignore"):
                 if order == "d":
                     if J is None:
-                        J = _Lazy(lambda h: fd_jacobian(fp.f, pt, x.name, h * scale), (1e-5, 1e-6, 1e-4))
+                        J = _Lazy(lambda h: fd_jacobian(fp.f, pt, x.name, h * scale), FD_STEPS)
+                        J.done.update(first or {})  # computed once, for the conditioning test above
                     num = J
                     floor = 1e-6 * (1 + float(np.max(np.abs(fx))))
                 else:
